@@ -1,0 +1,74 @@
+"""Checkpoints: atomic writes, the newest few kept, always loadable with weights_only=True."""
+from __future__ import annotations
+
+import glob
+import os
+import re
+
+import torch
+
+from .errors import UserError
+
+CKPT_RE = re.compile(r"ckpt_(\d{9})\.pt$")
+
+
+class CheckpointError(UserError):
+    """A checkpoint cannot be read."""
+
+
+def checkpoint_dir(run_dir: str) -> str:
+    return os.path.join(run_dir, "checkpoints")
+
+
+def list_checkpoints(run_dir_or_ckpt_dir: str) -> list[str]:
+    """Finished checkpoints, newest first (temp files from an interrupted write are ignored)."""
+    d = run_dir_or_ckpt_dir
+    if os.path.isdir(os.path.join(d, "checkpoints")):
+        d = os.path.join(d, "checkpoints")
+    paths = [p for p in glob.glob(os.path.join(d, "ckpt_*.pt")) if CKPT_RE.search(p)]
+    return sorted(paths, key=lambda p: int(CKPT_RE.search(p).group(1)), reverse=True)
+
+
+def save_checkpoint(run_dir: str, state: dict, step: int, keep: int = 2) -> str:
+    """Write state to a temp file, fsync, rename into place, then drop all but the newest `keep`."""
+    d = checkpoint_dir(run_dir)
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, f"ckpt_{step:09d}.pt")
+    tmp = path + f".tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(d, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # make the rename itself durable
+    finally:
+        os.close(dir_fd)
+    for old in list_checkpoints(d)[max(keep, 1):]:
+        os.remove(old)
+    return path
+
+
+def load_checkpoint(path: str, map_location="cpu") -> dict:
+    """Load one checkpoint file, with a one-line error when it is corrupt or truncated."""
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"no checkpoint at {path}: pass ckpt=PATH to a ckpt_*.pt file") from None
+    except Exception as e:  # truncated zip, bad pickle, ...
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({type(e).__name__}): "
+                              f"delete it or pass another checkpoint") from None
+    if not isinstance(state, dict) or "G" not in state:
+        raise CheckpointError(f"{path} is not an sngan checkpoint (no 'G' entry)")
+    return state
+
+
+def resolve_checkpoint(path: str) -> str:
+    """A checkpoint file from a file path, a run folder or a checkpoints folder (newest there)."""
+    if os.path.isfile(path):
+        return path
+    found = list_checkpoints(path) if os.path.isdir(path) else []
+    if not found:
+        raise CheckpointError(f"no checkpoint at {path}: pass a ckpt_*.pt file or a run folder holding checkpoints/")
+    return found[0]

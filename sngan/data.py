@@ -1,0 +1,224 @@
+"""Datasets as uint8 images, and a resumable, stateless stream of training batches.
+
+Every dataset yields uint8 (C, H, W) tensors at the configured resolution plus an integer label.
+Small datasets are held in memory as one uint8 tensor (optionally on the GPU); large ones go
+through a DataLoader. Batch order and augmentation are pure functions of (seed, batch index), so a
+run resumed from batch k sees exactly the batches an uninterrupted run would, whatever num_workers.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from .errors import ConfigError, DataError
+
+DATASETS = ("digits", "mnist", "cifar10", "stl10", "imagenet")
+
+
+class TensorImages(Dataset):
+    """Images held as one uint8 tensor (N, C, H, W) with int64 labels (N,)."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor):
+        assert images.dtype == torch.uint8 and images.dim() == 4
+        self.images, self.labels = images, labels
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.images[i], int(self.labels[i])
+
+
+def _resize_uint8(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Antialiased bilinear resize of a uint8 batch, back to uint8."""
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    out = F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return out.round().clamp(0, 255).to(torch.uint8)
+
+
+def _resolve_root(cfg) -> str:
+    if cfg.root in (None, "", "???"):
+        raise DataError(f"dataset.root is not set for {cfg.name}: pass dataset.root=PATH")
+    return os.path.expanduser(str(cfg.root))
+
+
+def _missing(cfg, what: str) -> DataError:
+    fix = ("pass dataset.download=true (needs internet; or run `sngan fetch` on a machine that has it)"
+           if cfg.name != "imagenet" else "pass dataset.root=PATH to an ImageFolder (one folder per class)")
+    return DataError(f"{cfg.name} not found at {os.path.abspath(_resolve_root(cfg))} ({what}): {fix}, "
+                     f"or point dataset.root at a folder that holds it")
+
+
+def _digits(cfg, split):
+    from sklearn.datasets import load_digits  # the 8x8 digits ship inside scikit-learn
+
+    d = load_digits()
+    images = torch.from_numpy(d.images).float().mul(255.0 / 16.0).round().to(torch.uint8)[:, None]
+    labels = torch.from_numpy(d.target).long()
+    return images, labels
+
+
+def _mnist(cfg, split):
+    from torchvision.datasets import MNIST
+
+    try:
+        ds = MNIST(_resolve_root(cfg), train=split == "train", download=bool(cfg.download))
+    except RuntimeError as e:
+        raise _missing(cfg, str(e).split(".")[0]) from None
+    return F.pad(ds.data[:, None], (2, 2, 2, 2)), ds.targets.long()  # 28 -> 32 px, as is usual
+
+
+def _cifar10(cfg, split):
+    from torchvision.datasets import CIFAR10
+
+    try:
+        ds = CIFAR10(_resolve_root(cfg), train=split == "train", download=bool(cfg.download))
+    except RuntimeError as e:
+        raise _missing(cfg, str(e).split(".")[0]) from None
+    return torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(), torch.tensor(ds.targets).long()
+
+
+def _stl10(cfg, split):
+    from torchvision.datasets import STL10
+
+    split = "train+unlabeled" if split == "train" else split  # the paper trains on both
+    try:
+        ds = STL10(_resolve_root(cfg), split=split, download=bool(cfg.download))
+    except RuntimeError as e:
+        raise _missing(cfg, str(e).split(".")[0]) from None
+    images = torch.from_numpy(ds.data)
+    # resize in chunks: 105k images at once would need ~11 GB as float
+    images = torch.cat([_resize_uint8(c, cfg.resolution) for c in images.split(4096)])
+    return images, torch.from_numpy(ds.labels).long().clamp(min=0)
+
+
+class ImageFolderUint8(Dataset):
+    """An ImageFolder decoded to uint8, resized on the shorter side and center-cropped."""
+
+    def __init__(self, root: str, resolution: int):
+        from torchvision import datasets, transforms
+
+        tf = transforms.Compose([transforms.Resize(resolution), transforms.CenterCrop(resolution),
+                                 transforms.PILToTensor()])
+        try:
+            self.folder = datasets.ImageFolder(root, transform=tf)
+        except (FileNotFoundError, RuntimeError) as e:
+            raise DataError(f"no images under {os.path.abspath(root)} ({str(e).split(':')[0]}): pass dataset.root=PATH "
+                            f"to an ImageFolder (one sub-folder of images per class)") from None
+
+    def __len__(self):
+        return len(self.folder)
+
+    def __getitem__(self, i):
+        x, y = self.folder[i]
+        return x.expand(3, -1, -1) if x.shape[0] == 1 else x[:3], y
+
+
+LOADERS = {"digits": _digits, "mnist": _mnist, "cifar10": _cifar10, "stl10": _stl10}
+
+
+def load_images(cfg, split: str = "train") -> Dataset:
+    """The dataset of `cfg` (the dataset config group) as uint8 images at cfg.resolution."""
+    if cfg.name not in DATASETS:
+        raise ConfigError(f"unknown dataset '{cfg.name}': choose one of {', '.join(DATASETS)}")
+    if cfg.name == "imagenet":
+        return ImageFolderUint8(_resolve_root(cfg), cfg.resolution)
+    images, labels = LOADERS[cfg.name](cfg, split)
+    images = _resize_uint8(images, cfg.resolution)
+    if images.shape[1] != cfg.channels:
+        raise ConfigError(f"dataset.channels={cfg.channels} but {cfg.name} has {images.shape[1]}: fix dataset.channels")
+    return TensorImages(images, labels)
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1], the range of G's tanh output."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> uint8 [0, 255]."""
+    return images.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+def _generator(*keys: int) -> torch.Generator:
+    """A CPU generator seeded by a tuple of ints (stateless randomness for resumable streams)."""
+    g = torch.Generator()
+    seed = 0
+    for k in keys:
+        seed = (seed * 1_000_003 + int(k)) % (2 ** 63 - 1)
+    return g.manual_seed(seed)
+
+
+@dataclass
+class BatchPlan:
+    """Which samples batch k holds: a fresh permutation per epoch, shards split by rank."""
+
+    size: int           # dataset size
+    batch_size: int     # global batch size (all ranks)
+    seed: int
+    rank: int = 0
+    world: int = 1
+
+    def __post_init__(self):
+        if self.batch_size > self.size:
+            raise ConfigError(f"batch_size={self.batch_size} exceeds the dataset's {self.size} images: lower batch_size")
+        self.per_epoch = self.size // self.batch_size
+
+    def indices(self, k: int) -> torch.Tensor:
+        epoch, pos = divmod(k, self.per_epoch)
+        perm = torch.randperm(self.size, generator=_generator(self.seed, 1, epoch))
+        batch = perm[pos * self.batch_size:(pos + 1) * self.batch_size]
+        return batch[self.rank::self.world]
+
+    def flips(self, k: int) -> torch.Tensor:
+        """Horizontal-flip mask for this rank's part of batch k."""
+        mask = torch.rand(self.batch_size, generator=_generator(self.seed, 2, k)) < 0.5
+        return mask[self.rank::self.world]
+
+
+class _PlanSampler(Sampler):
+    def __init__(self, plan: BatchPlan, start: int):
+        self.plan, self.start = plan, start
+
+    def __iter__(self):
+        k = self.start
+        while True:
+            yield self.plan.indices(k).tolist()
+            k += 1
+
+
+class BatchStream:
+    """Endless training batches (uint8 images, labels); `position` batches consumed so far."""
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int, hflip: bool, device: torch.device,
+                 num_workers: int = 0, on_device: bool = True, rank: int = 0, world: int = 1, start: int = 0):
+        self.plan = BatchPlan(len(dataset), batch_size, seed, rank, world)
+        self.hflip, self.device, self.position = hflip, device, start
+        self.tensors = None
+        if isinstance(dataset, TensorImages):
+            dev = device if on_device else torch.device("cpu")
+            self.tensors = (dataset.images.to(dev), dataset.labels.to(dev))
+        else:
+            self.loader = iter(DataLoader(
+                dataset, batch_sampler=_PlanSampler(self.plan, start), num_workers=num_workers,
+                pin_memory=device.type == "cuda", persistent_workers=num_workers > 0,
+                generator=torch.Generator().manual_seed(seed)))  # keeps the global RNG untouched
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        k = self.position
+        if self.tensors is not None:
+            idx = self.plan.indices(k).to(self.tensors[0].device)
+            x, y = self.tensors[0][idx], self.tensors[1][idx]
+        else:
+            x, y = next(self.loader)
+        x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        if self.hflip:
+            mask = self.plan.flips(k).to(self.device)
+            x = torch.where(mask[:, None, None, None], x.flip(-1), x)
+        self.position += 1
+        return x, y

@@ -1,0 +1,67 @@
+"""One tag vocabulary, written to TensorBoard (<run_dir>/tb) and <run_dir>/scalars.jsonl alike."""
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+
+
+class RunLogger:
+    """Scalars to TB and JSONL; images and histograms to TB. A no-op on ranks other than 0."""
+
+    def __init__(self, run_dir: str, enabled: bool = True):
+        self.enabled = enabled
+        self.writer = self.jsonl = None
+        if enabled:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(os.path.join(run_dir, "tb"))
+            self.jsonl = open(os.path.join(run_dir, "scalars.jsonl"), "a", buffering=1)
+
+    def scalars(self, step: int, values: dict[str, float]) -> None:
+        if not self.enabled:
+            return
+        for tag, value in values.items():
+            value = float(value)
+            self.writer.add_scalar(tag, value, step)
+            self.jsonl.write(json.dumps({"step": int(step), "tag": tag, "value": value}) + "\n")
+
+    def image(self, step: int, tag: str, grid: torch.Tensor) -> None:
+        if self.enabled:
+            self.writer.add_image(tag, grid, step)
+
+    def histogram(self, step: int, tag: str, values: torch.Tensor) -> None:
+        if self.enabled:
+            self.writer.add_histogram(tag, values, step)
+
+    def text(self, tag: str, text: str) -> None:
+        if self.enabled:
+            self.writer.add_text(tag, text)
+
+    def hparams(self, hparams: dict, metrics: dict) -> None:
+        if self.enabled:
+            self.writer.add_hparams(hparams, metrics, run_name=".")
+
+    def flush(self) -> None:
+        if self.enabled:
+            self.writer.flush()
+            self.jsonl.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.writer.close()
+            self.jsonl.close()
+            self.enabled = False
+
+
+def read_scalars(path: str) -> list[dict]:
+    """The records of a scalars.jsonl file (a torn last line from a killed run is skipped)."""
+    rows = []
+    with open(path) as f:
+        for line in f:
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows

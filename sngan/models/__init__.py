@@ -1,0 +1,33 @@
+"""Generator and discriminator builders, keyed by the `arch` config group's name."""
+from __future__ import annotations
+
+from torch import nn
+
+from ..errors import ConfigError
+from .dcgan import DCGANDiscriminator, DCGANGenerator
+from .resnet import ResNetDiscriminator, ResNetGenerator
+
+ARCHS = ("dcgan", "resnet")
+
+
+def num_classes(cfg) -> int:
+    """Classes the models condition on: the dataset's when arch.cond is true, else 0."""
+    return int(cfg.dataset.get("num_classes", 0) or 0) if cfg.arch.get("cond", False) else 0
+
+
+def build_generator(cfg) -> nn.Module:
+    a, d = cfg.arch, cfg.dataset
+    if a.name == "dcgan":
+        return DCGANGenerator(cfg.z_dim, d.resolution, d.channels, a.g_ch)
+    if a.name == "resnet":
+        return ResNetGenerator(cfg.z_dim, d.resolution, d.channels, a.g_ch, num_classes(cfg))
+    raise ConfigError(f"unknown arch '{a.name}': choose one of {', '.join(ARCHS)}")
+
+
+def build_discriminator(cfg) -> nn.Module:
+    a, d = cfg.arch, cfg.dataset
+    if a.name == "dcgan":
+        return DCGANDiscriminator(d.resolution, d.channels, a.d_ch)
+    if a.name == "resnet":
+        return ResNetDiscriminator(d.resolution, d.channels, a.d_ch, num_classes(cfg))
+    raise ConfigError(f"unknown arch '{a.name}': choose one of {', '.join(ARCHS)}")

@@ -1,0 +1,101 @@
+"""Spectral normalization as a torch parametrization, and exact singular values for logging.
+
+torch.nn.utils.parametrizations.spectral_norm is the model here; this version adds what it lacks:
+the power iteration always runs in fp32 (under bf16 autocast torch's would not), the estimate is
+readable without running an iteration, and the bidirectional / scaled variant (BSSN) shares the code.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import parametrize
+
+
+def weight_matrix(weight: torch.Tensor) -> torch.Tensor:
+    """A conv weight (out, in, k, k) viewed as the paper's (out, in*k*k) matrix."""
+    return weight.reshape(weight.shape[0], -1)
+
+
+def exact_sigma(weight: torch.Tensor) -> float:
+    """Largest singular value of the reshaped weight, by SVD (no estimate)."""
+    return torch.linalg.matrix_norm(weight_matrix(weight.detach()).double(), ord=2).item()
+
+
+def singular_values(weight: torch.Tensor) -> torch.Tensor:
+    """All singular values of the reshaped weight, largest first."""
+    return torch.linalg.svdvals(weight_matrix(weight.detach()).double()).float()
+
+
+class SpectralNorm(nn.Module):
+    """W -> scale * W / sigma(W), sigma by power iteration on a persistent u (and v).
+
+    In training mode each forward runs `power_iters` iterations and updates u, v in place; in eval
+    mode u, v are frozen. Gradients flow through W / sigma with u, v treated as constants.
+    """
+
+    def __init__(self, weight: torch.Tensor, power_iters: int = 1, eps: float = 1e-12,
+                 scale: float = 1.0, bidirectional: bool = False):
+        super().__init__()
+        if power_iters < 1:
+            raise ValueError("power_iters must be >= 1")
+        self.power_iters, self.eps, self.scale, self.bidirectional = power_iters, eps, scale, bidirectional
+        mat = weight_matrix(weight)
+        # u, v drawn from the global RNG (seeded by the trainer), then refined as torch does.
+        u = F.normalize(mat.new_empty(mat.shape[0]).normal_(0, 1), dim=0, eps=eps).float()
+        v = F.normalize(mat.new_empty(mat.shape[1]).normal_(0, 1), dim=0, eps=eps).float()
+        self.register_buffer("_u", u)
+        self.register_buffer("_v", v)
+        if bidirectional and weight.dim() > 2:
+            mat_t = self._transposed_matrix(weight)
+            self.register_buffer("_u_t", F.normalize(mat_t.new_empty(mat_t.shape[0]).normal_(), dim=0, eps=eps).float())
+            self.register_buffer("_v_t", F.normalize(mat_t.new_empty(mat_t.shape[1]).normal_(), dim=0, eps=eps).float())
+        self._iterate(weight, 15)
+
+    @staticmethod
+    def _transposed_matrix(weight: torch.Tensor) -> torch.Tensor:
+        """The other reshape of a conv weight for BSSN: (in, out*k*k)."""
+        return weight.transpose(0, 1).reshape(weight.shape[1], -1)
+
+    def _pairs(self, weight: torch.Tensor):
+        yield weight_matrix(weight), "_u", "_v"
+        if self.bidirectional and weight.dim() > 2:
+            yield self._transposed_matrix(weight), "_u_t", "_v_t"
+
+    @torch.no_grad()
+    def _iterate(self, weight: torch.Tensor, n: int) -> None:
+        with torch.autocast(weight.device.type, enabled=False):
+            for mat, u_name, v_name in self._pairs(weight):
+                mat = mat.float()
+                u, v = getattr(self, u_name), getattr(self, v_name)
+                for _ in range(n):
+                    # in place, so the buffers stay the same tensors (DDP and checkpoints see them)
+                    v.copy_(F.normalize(mat.t() @ u, dim=0, eps=self.eps))
+                    u.copy_(F.normalize(mat @ v, dim=0, eps=self.eps))
+
+    def sigma(self, weight: torch.Tensor) -> torch.Tensor:
+        """The current estimate u^T W v (averaged over both reshapes for BSSN), in fp32."""
+        with torch.autocast(weight.device.type, enabled=False):
+            sigmas = [getattr(self, u_name).clone() @ mat.float() @ getattr(self, v_name).clone()
+                      for mat, u_name, v_name in self._pairs(weight)]
+        return sum(sigmas) / len(sigmas)
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self._iterate(weight, self.power_iters)
+        return (self.scale * weight.float() / self.sigma(weight)).to(weight.dtype)
+
+
+def spectral_norm(module: nn.Module, name: str = "weight", **kwargs) -> nn.Module:
+    """Register SpectralNorm on module.<name> (kwargs go to SpectralNorm)."""
+    parametrize.register_parametrization(module, name, SpectralNorm(getattr(module, name), **kwargs))
+    return module
+
+
+def find_spectral_norm(module: nn.Module, name: str = "weight") -> SpectralNorm | None:
+    """The SpectralNorm parametrization on module.<name>, if there is one."""
+    if parametrize.is_parametrized(module, name):
+        for p in getattr(module.parametrizations, name):
+            if isinstance(p, SpectralNorm):
+                return p
+    return None

@@ -1,0 +1,180 @@
+"""The training loop, read top to bottom: build, resume, then n_dis D steps per G step."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import torch
+from omegaconf import DictConfig
+from torchvision.utils import make_grid, save_image
+from tqdm import tqdm
+
+from . import checkpoint as ckpt_io
+from .config import pick_device, plain, prepare_run_dir, validate
+from .data import BatchStream, _generator, load_images, to_float
+from .logger import RunLogger
+from .losses import d_loss, g_loss
+from .models import build_discriminator, build_generator, num_classes
+from .norms import apply_norm, apply_norm_g, clip_weights, raw_weight, sigma_estimates, singular_values_of, weighted_layers
+from .spectral import exact_sigma
+
+
+def build_models(cfg: DictConfig, device: torch.device):
+    """G and D with D's normalization applied; seeded so init and SN's u vectors repeat."""
+    torch.manual_seed(cfg.seed)
+    G = apply_norm_g(build_generator(cfg), cfg).to(device)
+    D = apply_norm(build_discriminator(cfg), cfg.norm).to(device)
+    return G, D
+
+
+def build_optimizers(cfg: DictConfig, G, D):
+    betas = (cfg.optim.beta1, cfg.optim.beta2)
+    return (torch.optim.Adam(G.parameters(), lr=cfg.optim.lr, betas=betas),
+            torch.optim.Adam(D.parameters(), lr=cfg.optim.lr, betas=betas))
+
+
+def noise(cfg, n: int, device, *keys: int) -> torch.Tensor:
+    """Latents for one step: a pure function of (seed, keys), so resumed runs draw the same."""
+    return torch.randn(n, cfg.z_dim, generator=_generator(cfg.seed, 3, *keys)).to(device)
+
+
+def fake_labels(cfg, n: int, device, *keys: int):
+    k = num_classes(cfg)
+    return torch.randint(k, (n,), generator=_generator(cfg.seed, 4, *keys)).to(device) if k else None
+
+
+def sigma_report(D) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+    """Per D layer: SN's power-iteration estimate, the exact sigma of the trained weight and of the
+    weight the layer computes with, and that weight's singular-value spectrum."""
+    scalars, spectra = {}, {}
+    for layer, est in sigma_estimates(D).items():
+        scalars[f"sigma/D/{layer}"] = est
+    for layer, module in weighted_layers(D).items():
+        scalars[f"sigma_exact/D/{layer}"] = exact_sigma(raw_weight(module))
+        spectra[layer] = singular_values_of(module)
+        scalars[f"sigma_normalized/D/{layer}"] = spectra[layer][0].item()
+    return scalars, spectra
+
+
+@torch.no_grad()
+def sample_grid(G, z, y=None) -> torch.Tensor:
+    """A grid of G(z) in [0, 1], with G in eval mode (BN running statistics)."""
+    was_training = G.training
+    G.eval()
+    images = G(z, y)
+    G.train(was_training)
+    return make_grid(images.float().add(1).div(2).clamp(0, 1), nrow=int(len(z) ** 0.5), padding=1)
+
+
+def train(cfg: DictConfig) -> dict:
+    """Train G and D as cfg says; returns the last logged scalars."""
+    validate(cfg)
+    run_dir = prepare_run_dir(cfg.run_dir)
+    device = pick_device(cfg.device)
+    t = cfg.train
+
+    # ---- models, optimizers, data -----------------------------------------------------------
+    G, D = build_models(cfg, device)
+    opt_G, opt_D = build_optimizers(cfg, G, D)
+    fixed_z = noise(cfg, t.n_samples, device, -1)
+    fixed_y = (torch.arange(t.n_samples, device=device) % num_classes(cfg)) if num_classes(cfg) else None
+    step, data_position = 0, 0
+
+    # ---- resume from the newest checkpoint in the run folder --------------------------------
+    found = ckpt_io.list_checkpoints(run_dir)
+    if found:
+        state = ckpt_io.load_checkpoint(found[0], map_location=device)
+        G.load_state_dict(state["G"])
+        D.load_state_dict(state["D"])
+        opt_G.load_state_dict(state["opt_G"])
+        opt_D.load_state_dict(state["opt_D"])
+        step, data_position, fixed_z = state["step"], state["data_position"], state["fixed_z"].to(device)
+        print(f"resumed from {found[0]} at step {step}")
+    if step >= t.steps and found:
+        print(f"run in {run_dir} already finished ({step} steps); nothing to do")
+        return {}
+
+    dataset = load_images(cfg.dataset)
+    stream = BatchStream(dataset, cfg.batch_size, cfg.seed, bool(cfg.dataset.hflip), device,
+                         num_workers=t.num_workers, start=data_position)
+    os.makedirs(os.path.join(run_dir, "samples"), exist_ok=True)
+    logger = RunLogger(run_dir)
+    logger.text("config", "```\n" + json.dumps(plain(cfg), indent=2) + "\n```")
+    loss_name, n_dis, B = cfg.loss.name, int(cfg.optim.n_dis), int(cfg.batch_size)
+    clip = float(cfg.norm.clip) if cfg.norm.name == "wc" else None
+
+    def save(step):
+        state = {"G": G.state_dict(), "D": D.state_dict(), "opt_G": opt_G.state_dict(),
+                 "opt_D": opt_D.state_dict(), "step": step, "data_position": stream.position,
+                 "fixed_z": fixed_z.cpu(), "config": plain(cfg)}
+        ckpt_io.save_checkpoint(run_dir, state, step, keep=t.keep_ckpts)
+
+    def snapshot(step):
+        grid = sample_grid(G, fixed_z, fixed_y)
+        save_image(grid, os.path.join(run_dir, "samples", f"step_{step:09d}.png"))
+        logger.image(step, "samples/fixed_z", grid)
+
+    # ---- the loop ---------------------------------------------------------------------------
+    bar = tqdm(total=t.steps, initial=step, disable=not t.progress, dynamic_ncols=True, desc="G updates")
+    last, window_start, window_steps = {}, time.perf_counter(), 0
+    try:
+        while step < t.steps:
+            # n_dis discriminator steps, each on a fresh real batch
+            for i in range(n_dis):
+                x, y = stream.next()
+                x = to_float(x)
+                y = y if num_classes(cfg) else None
+                z, yf = noise(cfg, B, device, step, i), fake_labels(cfg, B, device, step, i)
+                with torch.no_grad():
+                    fake = G(z, yf)
+                logits = D(torch.cat([x, fake]), None if y is None else torch.cat([y, yf]))
+                real_logits, fake_logits = logits[:len(x)], logits[len(x):]
+                loss_D = d_loss(loss_name, real_logits, fake_logits)
+                opt_D.zero_grad(set_to_none=True)
+                loss_D.backward()
+                opt_D.step()
+                if clip is not None:
+                    clip_weights(D, clip)
+
+            # one generator step
+            z, yf = noise(cfg, B, device, step, n_dis), fake_labels(cfg, B, device, step, n_dis)
+            loss_G = g_loss(loss_name, D(G(z, yf), yf))
+            opt_G.zero_grad(set_to_none=True)
+            loss_G.backward()
+            opt_G.step()
+            step += 1
+            window_steps += 1
+            bar.update(1)
+
+            # ---- bookkeeping (timed apart from training) ------------------------------------
+            if step % t.log_every == 0 or step == t.steps:
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                elapsed = time.perf_counter() - window_start
+                last = {"loss/D": loss_D.item(), "loss/G": loss_G.item(),
+                        "logit/D_real": real_logits.mean().item(), "logit/D_fake": fake_logits.mean().item(),
+                        "time/sec_per_100_G_updates": 100.0 * elapsed / window_steps}
+                logger.scalars(step, last)
+                bar.set_postfix({"D": f"{last['loss/D']:.3f}", "G": f"{last['loss/G']:.3f}"})
+            paused = time.perf_counter()
+            if step % t.sigma_every == 0 or step == t.steps:
+                scalars, spectra = sigma_report(D)
+                logger.scalars(step, scalars)
+                for layer, sv in spectra.items():
+                    logger.histogram(step, f"spectrum/D/{layer}", sv)
+                with open(os.path.join(run_dir, "spectra.jsonl"), "a") as f:
+                    f.write(json.dumps({"step": step, "norm": cfg.norm.name,
+                                        "spectra": {k: v.tolist() for k, v in spectra.items()}}) + "\n")
+            if step % t.sample_every == 0 or step == t.steps:
+                snapshot(step)
+            if step % t.ckpt_every == 0 or step == t.steps:
+                save(step)
+            if step % t.log_every == 0:
+                window_start, window_steps = time.perf_counter(), 0
+            else:
+                window_start += time.perf_counter() - paused
+    finally:
+        bar.close()
+        logger.close()
+    return last
