@@ -18,11 +18,23 @@ commands:
 `sngan COMMAND --help` lists a command's options; `sngan train --cfg job` prints the composed config.
 """
 
-# command -> (module, function, config name); each function takes the composed config
+# command -> (module, function, config name). With a config name the function takes the composed
+# Hydra config; with None it takes the remaining argv (plain argparse commands such as `report`).
 COMMANDS = {
     "train": ("sngan.train", "train", "train"),
     "sample": ("sngan.sample", "sample", "sample"),
 }
+
+
+def run_plain(command: str, argv: list[str]) -> None:
+    from .errors import UserError
+
+    module, func, _ = COMMANDS[command]
+    try:
+        getattr(importlib.import_module(module), func)(argv)
+    except UserError as e:
+        print(f"sngan {command}: error: {e}", file=sys.stderr)
+        sys.exit(e.exit_code)
 
 
 def run_hydra(command: str, argv: list[str]) -> None:
@@ -55,7 +67,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"sngan: unknown command '{command}': choose one of {', '.join(COMMANDS)} (see sngan --help)",
               file=sys.stderr)
         sys.exit(2)
-    run_hydra(command, rest)
+    if COMMANDS[command][2] is None:
+        run_plain(command, rest)
+    else:
+        run_hydra(command, rest)
 
 
 if __name__ == "__main__":

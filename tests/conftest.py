@@ -1,0 +1,50 @@
+"""Shared fixtures: compose the real config, shrunk to CPU-sized runs in tmp_path."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from hydra import compose, initialize_config_module
+from omegaconf import OmegaConf
+
+# tiny but real: a few G updates on the embedded digits, everything logged at least once
+SMALL = ["train.steps=4", "train.log_every=2", "train.sigma_every=2", "train.sample_every=2",
+         "train.ckpt_every=2", "train.progress=false", "batch_size=16", "device=cpu", "train.n_samples=16"]
+
+
+def compose_train(overrides=(), run_dir=None):
+    """The composed `sngan train` config with overrides, run_dir set (no Hydra run needed)."""
+    with initialize_config_module("sngan.conf", version_base="1.3"):
+        cfg = compose("train", overrides=list(overrides), return_hydra_config=False)
+    OmegaConf.set_struct(cfg, False)
+    cfg.run_dir = str(run_dir) if run_dir else "/nonexistent"
+    return cfg
+
+
+@pytest.fixture
+def small_cfg(tmp_path):
+    """A tiny digits run config in tmp_path; pass extra overrides to the returned factory."""
+    def make(*overrides):
+        return compose_train(SMALL + list(overrides), run_dir=tmp_path / "run")
+    return make
+
+
+def sngan_exe() -> list[str]:
+    """The installed console script (the tests exercise the CLI as a user would)."""
+    exe = shutil.which("sngan") or os.path.join(os.path.dirname(sys.executable), "sngan")
+    if not os.path.exists(exe):
+        pytest.fail("the `sngan` console script is not installed: run `pip install .` first")
+    return [exe]
+
+
+def run_cli(args, cwd, env=None, timeout=600, check=True):
+    """Run `sngan ARGS` in cwd; returns the CompletedProcess (stdout, stderr as text)."""
+    full_env = dict(os.environ, **(env or {}))
+    proc = subprocess.run(sngan_exe() + list(args), cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"sngan {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
