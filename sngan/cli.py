@@ -14,6 +14,8 @@ commands:
   train     train a GAN:            sngan train dataset=cifar10 norm=sn setting=C
             sweep with Hydra:       sngan train -m setting=A,B,C norm=none,sn
   sample    grid from a checkpoint: sngan sample ckpt=PATH n=64 out=grid.png
+  report    tables and paper figures from runs: sngan report multirun/cifar10/DATE [--out DIR]
+  bench     seconds per 100 G updates per norm and arch: sngan bench [--arch dcgan,mlp] [--steps 100]
 
 `sngan COMMAND --help` lists a command's options; `sngan train --cfg job` prints the composed config.
 """
@@ -23,6 +25,8 @@ commands:
 COMMANDS = {
     "train": ("sngan.train", "train", "train"),
     "sample": ("sngan.sample", "sample", "sample"),
+    "report": ("sngan.report", "report", None),
+    "bench": ("sngan.bench", "bench", None),
 }
 
 

@@ -30,7 +30,8 @@ def validate(cfg: DictConfig) -> None:
         _require(int(cfg.norm.power_iters) >= 1, f"norm.power_iters must be >= 1, got {cfg.norm.power_iters}")
     if cfg.norm.name == "wc":
         _require(cfg.norm.clip > 0, f"norm.clip must be > 0, got {cfg.norm.clip}")
-    _require(cfg.dataset.resolution >= 8, f"dataset.resolution must be >= 8, got {cfg.dataset.resolution}")
+    if cfg.dataset.get("kind", "images") == "images":  # the 2-D datasets (kind: points) have no resolution
+        _require(cfg.dataset.resolution >= 8, f"dataset.resolution must be >= 8, got {cfg.dataset.resolution}")
 
 
 def pick_device(name: str) -> torch.device:

@@ -11,6 +11,8 @@ from torchvision.utils import make_grid, save_image
 from tqdm import tqdm
 
 from . import checkpoint as ckpt_io
+from . import toy2d
+from .hparams import log_hparams
 from .config import pick_device, plain, prepare_run_dir, validate
 from .data import BatchStream, _generator, load_images, to_float
 from .logger import RunLogger
@@ -95,9 +97,13 @@ def train(cfg: DictConfig) -> dict:
         print(f"run in {run_dir} already finished ({step} steps); nothing to do")
         return {}
 
-    dataset = load_images(cfg.dataset)
-    stream = BatchStream(dataset, cfg.batch_size, cfg.seed, bool(cfg.dataset.hflip), device,
-                         num_workers=t.num_workers, start=data_position)
+    points = toy2d.is_points(cfg.dataset)  # 2-D mixture benchmark: points instead of images
+    if points:
+        stream = toy2d.PointStream(cfg.dataset, cfg.batch_size, cfg.seed, device, start=data_position)
+    else:
+        dataset = load_images(cfg.dataset)
+        stream = BatchStream(dataset, cfg.batch_size, cfg.seed, bool(cfg.dataset.hflip), device,
+                             num_workers=t.num_workers, start=data_position)
     os.makedirs(os.path.join(run_dir, "samples"), exist_ok=True)
     logger = RunLogger(run_dir)
     logger.text("config", "```\n" + json.dumps(plain(cfg), indent=2) + "\n```")
@@ -111,6 +117,8 @@ def train(cfg: DictConfig) -> dict:
         ckpt_io.save_checkpoint(run_dir, state, step, keep=t.keep_ckpts)
 
     def snapshot(step):
+        if points:
+            return toy2d.snapshot(G, cfg, device, logger, run_dir, step)
         grid = sample_grid(G, fixed_z, fixed_y)
         save_image(grid, os.path.join(run_dir, "samples", f"step_{step:09d}.png"))
         logger.image(step, "samples/fixed_z", grid)
@@ -123,7 +131,7 @@ def train(cfg: DictConfig) -> dict:
             # n_dis discriminator steps, each on a fresh real batch
             for i in range(n_dis):
                 x, y = stream.next()
-                x = to_float(x)
+                x = to_float(x) if x.dtype == torch.uint8 else x  # 2-D points come as floats
                 y = y if num_classes(cfg) else None
                 z, yf = noise(cfg, B, device, step, i), fake_labels(cfg, B, device, step, i)
                 with torch.no_grad():
@@ -166,6 +174,9 @@ def train(cfg: DictConfig) -> dict:
                 with open(os.path.join(run_dir, "spectra.jsonl"), "a") as f:
                     f.write(json.dumps({"step": step, "norm": cfg.norm.name,
                                         "spectra": {k: v.tolist() for k, v in spectra.items()}}) + "\n")
+            if points and (step % cfg.dataset.eval_every == 0 or step == t.steps):
+                last = {**last, **toy2d.evaluate(G, cfg, device)}
+                logger.scalars(step, {k: v for k, v in last.items() if k.startswith("metrics/")})
             if step % t.sample_every == 0 or step == t.steps:
                 snapshot(step)
             if step % t.ckpt_every == 0 or step == t.steps:
@@ -174,6 +185,8 @@ def train(cfg: DictConfig) -> dict:
                 window_start, window_steps = time.perf_counter(), 0
             else:
                 window_start += time.perf_counter() - paused
+        if step >= t.steps:  # TB's HParams tab compares finished runs by their final metrics
+            log_hparams(logger, cfg, run_dir)
     finally:
         bar.close()
         logger.close()

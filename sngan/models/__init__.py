@@ -5,9 +5,10 @@ from torch import nn
 
 from ..errors import ConfigError
 from .dcgan import DCGANDiscriminator, DCGANGenerator
+from .mlp import MLPDiscriminator, MLPGenerator
 from .resnet import ResNetDiscriminator, ResNetGenerator
 
-ARCHS = ("dcgan", "resnet")
+ARCHS = ("dcgan", "resnet", "mlp")
 
 
 def num_classes(cfg) -> int:
@@ -15,8 +16,19 @@ def num_classes(cfg) -> int:
     return int(cfg.dataset.get("num_classes", 0) or 0) if cfg.arch.get("cond", False) else 0
 
 
+def _check_points_pairing(cfg) -> None:
+    """arch=mlp models 2-D points (dataset kind: points) and only those."""
+    points = cfg.dataset.get("kind", "images") == "points"
+    if points != (cfg.arch.name == "mlp"):
+        raise ConfigError(f"arch={cfg.arch.name} does not fit dataset={cfg.dataset.name}: the 2-D datasets "
+                          f"(ring8, grid25) need arch=mlp, and arch=mlp needs one of them")
+
+
 def build_generator(cfg) -> nn.Module:
     a, d = cfg.arch, cfg.dataset
+    _check_points_pairing(cfg)
+    if a.name == "mlp":
+        return MLPGenerator(cfg.z_dim, a.hidden, a.g_layers)
     if a.name == "dcgan":
         return DCGANGenerator(cfg.z_dim, d.resolution, d.channels, a.g_ch)
     if a.name == "resnet":
@@ -26,6 +38,9 @@ def build_generator(cfg) -> nn.Module:
 
 def build_discriminator(cfg) -> nn.Module:
     a, d = cfg.arch, cfg.dataset
+    _check_points_pairing(cfg)
+    if a.name == "mlp":
+        return MLPDiscriminator(2, a.hidden, a.d_layers)
     if a.name == "dcgan":
         return DCGANDiscriminator(d.resolution, d.channels, a.d_ch)
     if a.name == "resnet":
