@@ -66,35 +66,68 @@ def _digits(cfg, split):
 def _mnist(cfg, split):
     from torchvision.datasets import MNIST
 
-    try:
-        ds = MNIST(_resolve_root(cfg), train=split == "train", download=bool(cfg.download))
-    except RuntimeError as e:
-        raise _missing(cfg, str(e).split(".")[0]) from None
+    _download(cfg, MNIST, train=True)
+    try:  # reads MNIST/raw/*-ubyte (the idx format)
+        ds = MNIST(_resolve_root(cfg), train=split == "train", download=False)
+    except RuntimeError:
+        raise _missing(cfg, "no MNIST/raw/*-ubyte files") from None
     return F.pad(ds.data[:, None], (2, 2, 2, 2)), ds.targets.long()  # 28 -> 32 px, as is usual
 
 
+def _download(cfg, torchvision_cls, **kwargs) -> None:
+    """Fetch the archive with torchvision when asked (torchvision verifies its checksums)."""
+    if cfg.download:
+        try:
+            torchvision_cls(_resolve_root(cfg), download=True, **kwargs)
+        except Exception as e:  # no network, disk full, ...
+            raise DataError(f"downloading {cfg.name} to {_resolve_root(cfg)} failed ({e}): run `sngan fetch` "
+                            f"on a machine with internet, or point dataset.root at a copy") from None
+
+
 def _cifar10(cfg, split):
+    """CIFAR-10's python format: pickled batches of {'data': (N, 3072) uint8, 'labels': [...]}."""
+    import pickle
+
     from torchvision.datasets import CIFAR10
 
-    try:
-        ds = CIFAR10(_resolve_root(cfg), train=split == "train", download=bool(cfg.download))
-    except RuntimeError as e:
-        raise _missing(cfg, str(e).split(".")[0]) from None
-    return torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(), torch.tensor(ds.targets).long()
+    _download(cfg, CIFAR10, train=True)
+    folder = os.path.join(_resolve_root(cfg), "cifar-10-batches-py")
+    names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+    images, labels = [], []
+    for name in names:
+        path = os.path.join(folder, name)
+        if not os.path.isfile(path):
+            raise _missing(cfg, f"no {os.path.join('cifar-10-batches-py', name)}")
+        with open(path, "rb") as f:
+            batch = pickle.load(f, encoding="latin1")
+        images.append(torch.as_tensor(batch["data"], dtype=torch.uint8).reshape(-1, 3, 32, 32))
+        labels.append(torch.as_tensor(batch["labels"], dtype=torch.long))
+    return torch.cat(images), torch.cat(labels)
+
+
+def _read_stl10_bin(path: str) -> torch.Tensor:
+    """STL-10's binary format: uint8 images of 3x96x96 stored column-major per channel."""
+    import numpy as np
+
+    raw = np.fromfile(path, dtype=np.uint8)
+    return torch.from_numpy(raw.reshape(-1, 3, 96, 96).transpose(0, 1, 3, 2).copy())
 
 
 def _stl10(cfg, split):
     from torchvision.datasets import STL10
 
-    split = "train+unlabeled" if split == "train" else split  # the paper trains on both
-    try:
-        ds = STL10(_resolve_root(cfg), split=split, download=bool(cfg.download))
-    except RuntimeError as e:
-        raise _missing(cfg, str(e).split(".")[0]) from None
-    images = torch.from_numpy(ds.data)
-    # resize in chunks: 105k images at once would need ~11 GB as float
-    images = torch.cat([_resize_uint8(c, cfg.resolution) for c in images.split(4096)])
-    return images, torch.from_numpy(ds.labels).long().clamp(min=0)
+    _download(cfg, STL10, split="train+unlabeled")
+    folder = os.path.join(_resolve_root(cfg), "stl10_binary")
+    parts = ["train", "unlabeled"] if split == "train" else [split]  # the paper trains on both
+    images = []
+    for part in parts:
+        path = os.path.join(folder, f"{part}_X.bin")
+        if not os.path.isfile(path):
+            raise _missing(cfg, f"no {os.path.join('stl10_binary', part + '_X.bin')}")
+        # resize per chunk: 105k images at once would need ~11 GB as float
+        images += [_resize_uint8(c, cfg.resolution) for c in _read_stl10_bin(path).split(4096)]
+    images = torch.cat(images)
+    return images, torch.zeros(len(images), dtype=torch.long)  # unlabeled: no classes
 
 
 class ImageFolderUint8(Dataset):

@@ -1,0 +1,107 @@
+"""Every option of every config group composes, and builds real models."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from hydra import compose, initialize_config_module
+
+from conftest import compose_train
+from sngan.config import validate
+from sngan.errors import ConfigError
+from sngan.train import build_models
+
+CONF = os.path.join(os.path.dirname(__file__), "..", "conf")
+
+
+def options(group: str) -> list[str]:
+    return sorted(f[:-5] for f in os.listdir(os.path.join(CONF, group)) if f.endswith(".yaml"))
+
+
+def test_every_group_has_options():
+    for group in ("dataset", "arch", "loss", "norm", "setting"):
+        assert options(group), group
+    assert {"digits", "mnist", "cifar10", "stl10", "imagenet"} <= set(options("dataset"))
+    assert {"dcgan", "resnet"} <= set(options("arch"))
+    assert {"bce", "hinge"} <= set(options("loss"))
+    assert {"none", "sn", "wn", "wc"} <= set(options("norm"))
+    assert {"A", "B", "C", "D", "E", "F", "resnet"} <= set(options("setting"))
+
+
+IMAGE_DATASETS = ["digits", "mnist", "cifar10", "stl10", "imagenet"]
+
+
+@pytest.mark.parametrize("dataset", [d for d in options("dataset")])
+def test_dataset_option_composes(dataset):
+    cfg = compose_train([f"dataset={dataset}"])
+    assert cfg.dataset.name == dataset
+    assert cfg.train.steps == cfg.dataset.steps > 0
+
+
+@pytest.mark.parametrize("dataset", IMAGE_DATASETS)
+@pytest.mark.parametrize("arch", ["dcgan", "resnet"])
+def test_image_models_build_for_each_dataset(dataset, arch):
+    # small widths: the shapes, not the paper's sizes, are under test here (see test_models.py)
+    cfg = compose_train([f"dataset={dataset}", f"arch={arch}", "arch.g_ch=16", "arch.d_ch=8"])
+    G, D = build_models(cfg, torch.device("cpu"))
+    z = torch.randn(2, cfg.z_dim)
+    x = G(z)
+    r = cfg.dataset.resolution
+    assert x.shape == (2, cfg.dataset.channels, r, r)
+    assert D(x).shape == (2,)
+
+
+@pytest.mark.parametrize("norm", options("norm"))
+def test_norm_option_composes_and_builds(norm):
+    cfg = compose_train([f"norm={norm}"])
+    assert cfg.norm.name == norm
+    validate(cfg)
+    G, D = build_models(cfg, torch.device("cpu"))
+    assert D(G(torch.randn(2, cfg.z_dim))).shape == (2,)
+
+
+@pytest.mark.parametrize("loss", options("loss"))
+def test_loss_option_composes(loss):
+    from sngan.losses import d_loss, g_loss
+
+    cfg = compose_train([f"loss={loss}"])
+    real, fake = torch.randn(8), torch.randn(8)
+    assert torch.isfinite(d_loss(cfg.loss.name, real, fake))
+    assert torch.isfinite(g_loss(cfg.loss.name, fake))
+
+
+PAPER_TABLE_1 = {  # setting: (lr, beta1, beta2, n_dis), from the SN-GAN paper
+    "A": (1e-4, 0.5, 0.9, 5), "B": (1e-4, 0.5, 0.999, 1), "C": (2e-4, 0.5, 0.999, 1),
+    "D": (1e-3, 0.5, 0.9, 5), "E": (1e-3, 0.5, 0.999, 5), "F": (1e-3, 0.9, 0.999, 5),
+    "resnet": (2e-4, 0.0, 0.9, 5),
+}
+
+
+@pytest.mark.parametrize("setting", sorted(PAPER_TABLE_1))
+def test_settings_match_paper_table_1(setting):
+    cfg = compose_train([f"setting={setting}"])
+    o = cfg.optim
+    assert (o.lr, o.beta1, o.beta2, o.n_dis) == PAPER_TABLE_1[setting]
+    assert cfg.setting_name == setting
+
+
+def test_setting_overrides_main_config_and_cli_overrides_setting():
+    cfg = compose_train(["setting=D", "optim.n_dis=2"])
+    assert cfg.optim.lr == 1e-3 and cfg.optim.n_dis == 2
+
+
+@pytest.mark.parametrize("bad, fragment", [
+    (["optim.lr=-1"], "optim.lr"), (["optim.beta2=1.5"], "beta"), (["optim.n_dis=0"], "n_dis"),
+    (["batch_size=0"], "batch_size"), (["norm=wc", "norm.clip=-0.1"], "norm.clip"),
+    (["norm=sn", "norm.power_iters=0"], "power_iters"),
+])
+def test_bad_values_are_refused_with_the_key_named(bad, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        validate(compose_train(bad))
+
+
+def test_sample_config_composes():
+    with initialize_config_module("sngan.conf", version_base="1.3"):
+        cfg = compose("sample", overrides=["ckpt=x.pt", "n=16"])
+    assert cfg.n == 16 and cfg.ckpt == "x.pt"
