@@ -6,7 +6,9 @@ Hydra has no subcommands, so the dispatcher takes the command word off sys.argv 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import tempfile
 
 USAGE = """usage: sngan COMMAND [hydra overrides]
 
@@ -14,6 +16,8 @@ commands:
   train     train a GAN:            sngan train dataset=cifar10 norm=sn setting=C
             sweep with Hydra:       sngan train -m setting=A,B,C norm=none,sn
   sample    grid from a checkpoint: sngan sample ckpt=PATH n=64 out=grid.png
+  eval      IS/FID/KID as one JSON line: sngan eval ckpt=PATH [dataset=cifar10] [metrics.num_samples=50000]
+  fetch     download datasets and Inception weights for offline use: sngan fetch [--datasets cifar10]
   report    tables and paper figures from runs: sngan report multirun/cifar10/DATE [--out DIR]
   bench     seconds per 100 G updates per norm and arch: sngan bench [--arch dcgan,mlp] [--steps 100]
 
@@ -25,6 +29,8 @@ commands:
 COMMANDS = {
     "train": ("sngan.train", "train", "train"),
     "sample": ("sngan.sample", "sample", "sample"),
+    "eval": ("sngan.metrics.evaluate", "evaluate", "eval"),
+    "fetch": ("sngan.metrics.fetch", "fetch", None),
     "report": ("sngan.report", "report", None),
     "bench": ("sngan.bench", "bench", None),
 }
@@ -39,6 +45,33 @@ def run_plain(command: str, argv: list[str]) -> None:
     except UserError as e:
         print(f"sngan {command}: error: {e}", file=sys.stderr)
         sys.exit(e.exit_code)
+
+
+def check_writable(path: str) -> str | None:
+    """Why `path` cannot be created and written, or None when it can (checked before Hydra makes it)."""
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        return f"{probe} is a file, not a folder"
+    try:
+        tempfile.TemporaryFile(dir=probe).close()
+    except OSError as e:
+        return f"{probe} is not writable ({e.strerror})"
+    return None
+
+
+def check_output_dirs(argv: list[str]) -> None:
+    """Fail early and in one line when the run (or sweep) folder cannot be written: Hydra would
+    otherwise stop with a traceback from inside its own code."""
+    multirun = "-m" in argv or "--multirun" in argv
+    key = "hydra.sweep.dir=" if multirun else "hydra.run.dir="
+    target = next((a[len(key):] for a in argv if a.startswith(key)), "multirun" if multirun else "outputs")
+    problem = check_writable(target)
+    if problem:
+        print(f"sngan: error: cannot write the output folder {target}: {problem}; pass {key}PATH "
+              f"to a writable folder", file=sys.stderr)
+        sys.exit(2)
 
 
 def run_hydra(command: str, argv: list[str]) -> None:
@@ -74,6 +107,8 @@ def main(argv: list[str] | None = None) -> None:
     if COMMANDS[command][2] is None:
         run_plain(command, rest)
     else:
+        if command == "train":
+            check_output_dirs(rest)
         run_hydra(command, rest)
 
 
