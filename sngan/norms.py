@@ -8,7 +8,9 @@ from torch.nn.utils import parametrizations, parametrize
 from .errors import ConfigError
 from .spectral import SpectralNorm, find_spectral_norm, spectral_norm
 
-NORMS = ("none", "sn", "wn", "wc")
+# gp and ortho add a term to D's loss (sngan.penalties), ln and bn add layers to D (sngan.feature_norm):
+# they leave the weights as they are here.
+NORMS = ("none", "sn", "wn", "wc", "bssn", "gp", "ln", "bn", "ortho")
 WEIGHTED = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)
 
 
@@ -26,6 +28,10 @@ def apply_norm(net: nn.Module, norm_cfg) -> nn.Module:
         if name == "sn":
             spectral_norm(layer, power_iters=int(norm_cfg.get("power_iters", 1)),
                           eps=float(norm_cfg.get("eps", 1e-12)))
+        elif name == "bssn":  # bidirectional scaled SN (Lin, Sekar, Fanti 2020)
+            spectral_norm(layer, power_iters=int(norm_cfg.get("power_iters", 1)),
+                          eps=float(norm_cfg.get("eps", 1e-12)), scale=float(norm_cfg.get("scale", 1.0)),
+                          bidirectional=True)
         elif name == "wn":
             parametrizations.weight_norm(layer)
     return net
@@ -52,7 +58,16 @@ def clip_weights(net: nn.Module, clip: float) -> None:
 
 
 def effective_weight(layer: nn.Module) -> torch.Tensor:
-    """The weight the layer computes with (normalized where a parametrization is registered)."""
+    """The weight the layer computes with (normalized where a parametrization is registered), read with
+    the parametrizations in eval mode: reading it for a log must not run (and advance) SN's iteration."""
+    if parametrize.is_parametrized(layer, "weight"):
+        chain = layer.parametrizations.weight
+        was_training = chain.training
+        chain.eval()
+        try:
+            return layer.weight
+        finally:
+            chain.train(was_training)
     return layer.weight
 
 

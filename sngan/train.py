@@ -13,9 +13,14 @@ from tqdm import tqdm
 from . import checkpoint as ckpt_io
 from . import toy2d
 from .hparams import log_hparams
+from .class_grids import write_class_grids
 from .config import pick_device, plain, prepare_run_dir, validate
 from .data import BatchStream, _generator, load_images, to_float
+from .ema import build_ema, ema_state, load_ema_state, sampling_generator, update_ema
+from .feature_norm import discriminate
+from .lipschitz import lipschitz_bounds, watch_input_sizes
 from .logger import RunLogger
+from .penalties import d_penalties
 from .losses import d_loss, g_loss
 from .models import build_discriminator, build_generator, num_classes
 from .norms import apply_norm, apply_norm_g, clip_weights, raw_weight, sigma_estimates, singular_values_of, weighted_layers
@@ -26,7 +31,7 @@ def build_models(cfg: DictConfig, device: torch.device):
     """G and D with D's normalization applied; seeded so init and SN's u vectors repeat."""
     torch.manual_seed(cfg.seed)
     G = apply_norm_g(build_generator(cfg), cfg).to(device)
-    D = apply_norm(build_discriminator(cfg), cfg.norm).to(device)
+    D = watch_input_sizes(apply_norm(build_discriminator(cfg), cfg.norm).to(device))
     return G, D
 
 
@@ -56,6 +61,7 @@ def sigma_report(D) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
         scalars[f"sigma_exact/D/{layer}"] = exact_sigma(raw_weight(module))
         spectra[layer] = singular_values_of(module)
         scalars[f"sigma_normalized/D/{layer}"] = spectra[layer][0].item()
+    scalars.update({f"lipschitz/D/{layer}": v for layer, v in lipschitz_bounds(D).items()})
     return scalars, spectra
 
 
@@ -79,6 +85,7 @@ def train(cfg: DictConfig) -> dict:
     # ---- models, optimizers, data -----------------------------------------------------------
     G, D = build_models(cfg, device)
     opt_G, opt_D = build_optimizers(cfg, G, D)
+    ema = build_ema(G, cfg)
     fixed_z = noise(cfg, t.n_samples, device, -1)
     fixed_y = (torch.arange(t.n_samples, device=device) % num_classes(cfg)) if num_classes(cfg) else None
     step, data_position = 0, 0
@@ -91,6 +98,7 @@ def train(cfg: DictConfig) -> dict:
         D.load_state_dict(state["D"])
         opt_G.load_state_dict(state["opt_G"])
         opt_D.load_state_dict(state["opt_D"])
+        load_ema_state(ema, state.get("G_ema"))
         step, data_position, fixed_z = state["step"], state["data_position"], state["fixed_z"].to(device)
         print(f"resumed from {found[0]} at step {step}")
     if step >= t.steps and found:
@@ -113,15 +121,16 @@ def train(cfg: DictConfig) -> dict:
     def save(step):
         state = {"G": G.state_dict(), "D": D.state_dict(), "opt_G": opt_G.state_dict(),
                  "opt_D": opt_D.state_dict(), "step": step, "data_position": stream.position,
-                 "fixed_z": fixed_z.cpu(), "config": plain(cfg)}
+                 "fixed_z": fixed_z.cpu(), "config": plain(cfg), "G_ema": ema_state(ema)}
         ckpt_io.save_checkpoint(run_dir, state, step, keep=t.keep_ckpts)
 
     def snapshot(step):
         if points:
             return toy2d.snapshot(G, cfg, device, logger, run_dir, step)
-        grid = sample_grid(G, fixed_z, fixed_y)
+        grid = sample_grid(sampling_generator(G, ema), fixed_z, fixed_y)
         save_image(grid, os.path.join(run_dir, "samples", f"step_{step:09d}.png"))
         logger.image(step, "samples/fixed_z", grid)
+        write_class_grids(cfg, sampling_generator(G, ema), fixed_z, run_dir, step, logger)
 
     # ---- the loop ---------------------------------------------------------------------------
     bar = tqdm(total=t.steps, initial=step, disable=not t.progress, dynamic_ncols=True, desc="G updates")
@@ -136,9 +145,9 @@ def train(cfg: DictConfig) -> dict:
                 z, yf = noise(cfg, B, device, step, i), fake_labels(cfg, B, device, step, i)
                 with torch.no_grad():
                     fake = G(z, yf)
-                logits = D(torch.cat([x, fake]), None if y is None else torch.cat([y, yf]))
-                real_logits, fake_logits = logits[:len(x)], logits[len(x):]
-                loss_D = d_loss(loss_name, real_logits, fake_logits)
+                real_logits, fake_logits = discriminate(D, x, fake, y, yf, separate=cfg.norm.name == "bn")
+                penalties = d_penalties(cfg, D, x, fake, y, step, i)  # norm=gp, ortho
+                loss_D = d_loss(loss_name, real_logits, fake_logits) + sum(penalties.values())
                 opt_D.zero_grad(set_to_none=True)
                 loss_D.backward()
                 opt_D.step()
@@ -152,6 +161,7 @@ def train(cfg: DictConfig) -> dict:
             loss_G.backward()
             opt_G.step()
             step += 1
+            update_ema(ema, G, step)
             window_steps += 1
             bar.update(1)
 
@@ -162,7 +172,8 @@ def train(cfg: DictConfig) -> dict:
                 elapsed = time.perf_counter() - window_start
                 last = {"loss/D": loss_D.item(), "loss/G": loss_G.item(),
                         "logit/D_real": real_logits.mean().item(), "logit/D_fake": fake_logits.mean().item(),
-                        "time/sec_per_100_G_updates": 100.0 * elapsed / window_steps}
+                        "time/sec_per_100_G_updates": 100.0 * elapsed / window_steps,
+                        **{tag: v.item() for tag, v in penalties.items()}}
                 logger.scalars(step, last)
                 bar.set_postfix({"D": f"{last['loss/D']:.3f}", "G": f"{last['loss/G']:.3f}"})
             paused = time.perf_counter()

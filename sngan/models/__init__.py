@@ -4,6 +4,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..errors import ConfigError
+from ..feature_norm import feature_norm_factory
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
 from .resnet import ResNetDiscriminator, ResNetGenerator
@@ -13,7 +14,13 @@ ARCHS = ("dcgan", "resnet", "mlp")
 
 def num_classes(cfg) -> int:
     """Classes the models condition on: the dataset's when arch.cond is true, else 0."""
-    return int(cfg.dataset.get("num_classes", 0) or 0) if cfg.arch.get("cond", False) else 0
+    if not cfg.arch.get("cond", False):
+        return 0
+    k = int(cfg.dataset.get("num_classes", 0) or 0)
+    if k < 2:
+        raise ConfigError(f"arch.cond=true needs a labelled dataset; dataset={cfg.dataset.name} has "
+                          f"num_classes={k}: pass arch.cond=false or a dataset with classes")
+    return k
 
 
 def _check_points_pairing(cfg) -> None:
@@ -42,7 +49,7 @@ def build_discriminator(cfg) -> nn.Module:
     if a.name == "mlp":
         return MLPDiscriminator(2, a.hidden, a.d_layers)
     if a.name == "dcgan":
-        return DCGANDiscriminator(d.resolution, d.channels, a.d_ch)
+        return DCGANDiscriminator(d.resolution, d.channels, a.d_ch, feature_norm_factory(cfg))
     if a.name == "resnet":
-        return ResNetDiscriminator(d.resolution, d.channels, a.d_ch, num_classes(cfg))
+        return ResNetDiscriminator(d.resolution, d.channels, a.d_ch, num_classes(cfg), feature_norm_factory(cfg))
     raise ConfigError(f"unknown arch '{a.name}': choose one of {', '.join(ARCHS)}")

@@ -33,7 +33,7 @@ class DCGANGenerator(nn.Module):
         super().__init__()
         g_ch = paper_width(g_ch, 512, resolution)
         n_up, self.bottom = stage_count(resolution)
-        widths = [max(g_ch >> i, 32) for i in range(n_up + 1)]
+        widths = [max(g_ch >> i, min(g_ch, 32)) for i in range(n_up + 1)]  # floor of 32 channels
         self.g_ch = g_ch
         self.dense = nn.Linear(z_dim, self.bottom * self.bottom * g_ch)
         layers = [nn.BatchNorm2d(g_ch), nn.ReLU()]
@@ -47,17 +47,20 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    def __init__(self, resolution: int = 32, channels: int = 3, d_ch: int | None = None):
+    def __init__(self, resolution: int = 32, channels: int = 3, d_ch: int | None = None, feature_norm=None):
         super().__init__()
         d_ch = paper_width(d_ch, 64, resolution)
         n_down, bottom = stage_count(resolution)
+        # feature_norm: channels -> layer after each conv but the first (norm=ln/bn baselines)
+        # (without it the layer list, hence the layer names in logs and checkpoints, is unchanged)
+        fn = (lambda c: [feature_norm(c)]) if feature_norm else (lambda c: [])
         layers, c_in = [], channels
         for i in range(n_down):
             c = d_ch << i
-            layers += [nn.Conv2d(c_in, c, 3, 1, 1), nn.LeakyReLU(0.1),
-                       nn.Conv2d(c, c, 4, 2, 1), nn.LeakyReLU(0.1)]
+            layers += [nn.Conv2d(c_in, c, 3, 1, 1), *(fn(c) if i else []), nn.LeakyReLU(0.1),
+                       nn.Conv2d(c, c, 4, 2, 1), *fn(c), nn.LeakyReLU(0.1)]
             c_in = c
-        layers += [nn.Conv2d(c_in, d_ch << n_down, 3, 1, 1), nn.LeakyReLU(0.1)]
+        layers += [nn.Conv2d(c_in, d_ch << n_down, 3, 1, 1), *fn(d_ch << n_down), nn.LeakyReLU(0.1)]
         self.main = nn.Sequential(*layers)
         self.fc = nn.Linear(bottom * bottom * (d_ch << n_down), 1)
 

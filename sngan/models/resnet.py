@@ -77,16 +77,21 @@ class GBlock(nn.Module):
 class DBlock(nn.Module):
     """ReLU-conv3-ReLU-conv3 (-avgpool), with a 1x1 shortcut; the first block skips the first ReLU."""
 
-    def __init__(self, c_in: int, c_out: int, down: bool, first: bool = False):
+    def __init__(self, c_in: int, c_out: int, down: bool, first: bool = False, feature_norm=None):
         super().__init__()
         self.down, self.first = down, first
         self.conv1 = nn.Conv2d(c_in, c_out, 3, 1, 1)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1)
+        # norm=ln/bn baselines: a feature norm after each residual conv but the one reading the image
+        self.norm1 = feature_norm(c_out) if feature_norm and not first else None
+        self.norm2 = feature_norm(c_out) if feature_norm else None
         self.shortcut = nn.Conv2d(c_in, c_out, 1) if (down or c_in != c_out) else None
 
     def forward(self, x):
         h = x if self.first else F.relu(x)
-        h = self.conv2(F.relu(self.conv1(h)))
+        h = self.conv1(h)
+        h = self.conv2(F.relu(self.norm1(h) if self.norm1 is not None else h))
+        h = self.norm2(h) if self.norm2 is not None else h
         if self.down:
             h = F.avg_pool2d(h, 2)
         s = x
@@ -116,12 +121,12 @@ class ResNetGenerator(nn.Module):
 
 
 class ResNetDiscriminator(nn.Module):
-    def __init__(self, resolution=32, channels=3, d_ch=None, num_classes=0):
+    def __init__(self, resolution=32, channels=3, d_ch=None, num_classes=0, feature_norm=None):
         super().__init__()
         _, _, plan = resnet_plan(resolution, None, d_ch)
         blocks, c_in = [], channels
         for i, (c, down) in enumerate(plan):
-            blocks.append(DBlock(c_in, c, down, first=i == 0))
+            blocks.append(DBlock(c_in, c, down, first=i == 0, feature_norm=feature_norm))
             c_in = c
         self.blocks = nn.Sequential(*blocks)
         self.fc = nn.Linear(c_in, 1)

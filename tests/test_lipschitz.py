@@ -1,0 +1,68 @@
+"""The operator norm of each conv layer, checked against the dense matrix of the convolution."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from sngan.lipschitz import conv_operator_norm, lipschitz_bounds, watch_input_sizes
+from sngan.logger import read_scalars
+from sngan.spectral import exact_sigma
+from sngan.train import build_models, sigma_report, train
+
+
+def dense_norm(layer, shape):
+    """Largest singular value of the conv's matrix, built by pushing the identity basis through it."""
+    n = int(torch.tensor(shape).prod())
+    basis = torch.eye(n, dtype=torch.float64).view(n, *shape)
+    with torch.no_grad():
+        columns = layer(basis) - layer(torch.zeros(1, *shape, dtype=torch.float64))  # drop the bias
+    return torch.linalg.matrix_norm(columns.reshape(n, -1).t(), ord=2).item()
+
+
+@pytest.mark.parametrize("layer,shape", [
+    (nn.Conv2d(2, 3, 3, 1, 1), (2, 5, 5)),
+    (nn.Conv2d(2, 3, 3, 2, 1), (2, 5, 5)),    # odd size, stride 2: the adjoint needs output_padding
+    (nn.Conv2d(2, 3, 4, 2, 1), (2, 6, 6)),
+    (nn.Conv2d(3, 2, 1), (3, 4, 4)),
+    (nn.ConvTranspose2d(3, 2, 4, 2, 1), (3, 3, 3)),
+])
+def test_operator_norm_matches_the_dense_matrix(layer, shape):
+    torch.manual_seed(0)
+    layer = layer.double()
+    sigma, _ = conv_operator_norm(layer, shape, iters=1000, dtype=torch.float64)
+    assert sigma == pytest.approx(dense_norm(layer, shape), rel=1e-6)
+
+
+def test_operator_norm_differs_from_the_reshaped_kernel_norm():
+    torch.manual_seed(1)
+    layer = nn.Conv2d(2, 3, 3, 1, 1).double()
+    sigma, _ = conv_operator_norm(layer, (2, 6, 6), iters=1000, dtype=torch.float64)
+    assert abs(sigma - exact_sigma(layer.weight)) > 1e-3
+
+
+def test_input_sizes_recorded_once_and_linear_layers_exact():
+    net = watch_input_sizes(nn.Sequential(nn.Conv2d(1, 4, 3, 2, 1), nn.Flatten(), nn.Linear(64, 3)))
+    assert lipschitz_bounds(net) == pytest.approx({"2": exact_sigma(net[2].weight)})  # no forward yet
+    net(torch.randn(2, 1, 8, 8))
+    assert net[0]._lipschitz_input_shape == (1, 8, 8)
+    net[0](torch.randn(1, 1, 5, 5))  # the hook is gone after the first forward
+    assert net[0]._lipschitz_input_shape == (1, 8, 8)
+    first = lipschitz_bounds(net)
+    assert set(first) == {"0", "2"}
+    assert lipschitz_bounds(net)["0"] == pytest.approx(first["0"], rel=1e-4)  # warm start agrees
+
+
+def test_sigma_report_and_training_log_lipschitz_beside_sigma(small_cfg):
+    cfg = small_cfg("train.steps=2", "norm=sn")
+    _, D = build_models(cfg, torch.device("cpu"))
+    D(torch.randn(2, 1, 16, 16))
+    scalars, _ = sigma_report(D)
+    convs = [n for n, m in D.named_modules() if isinstance(m, nn.Conv2d)]
+    for name in convs + ["fc"]:
+        assert f"lipschitz/D/{name}" in scalars and f"sigma/D/{name}" in scalars
+    # linear layers: the exact sigma of the weight the layer computes with
+    assert scalars["lipschitz/D/fc"] == pytest.approx(scalars["sigma_normalized/D/fc"], rel=1e-5)
+    train(cfg)
+    tags = {r["tag"] for r in read_scalars(f"{cfg.run_dir}/scalars.jsonl")}
+    assert {f"lipschitz/D/{n}" for n in convs} <= tags
