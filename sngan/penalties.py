@@ -55,6 +55,9 @@ def d_penalties(cfg, D: nn.Module, real: torch.Tensor, fake: torch.Tensor, y, *k
     The interpolation weights are a pure function of (seed, keys), so resumed runs draw the same.
     """
     gp_weight, ortho_weight = penalty_weights(cfg.norm)
+    if cfg.norm.name == "gp" and (cfg.get("speed") or {}).get("compile", False):
+        raise ConfigError("norm=gp differentiates D's input gradient (double backward), which torch.compile "
+                          "does not support: pass speed.compile=false")
     terms = {}
     if cfg.norm.name == "gp":
         terms["loss/gp"] = gp_weight * gradient_penalty(D, real, fake, y, _generator(cfg.seed, GP_STREAM, *keys))

@@ -82,6 +82,10 @@ def test_penalty_terms_follow_the_norm(small_cfg):
     assert set(terms) == {"loss/gp"}
     assert terms["loss/gp"].item() == pytest.approx(3 * (8 - 1) ** 2, rel=1e-5)  # ||w|| = 0.5 * 16
     assert d_penalties(small_cfg("norm=sn"), critic, real, fake, None, 0, 0) == {}
+    with pytest.raises(ConfigError, match="speed.compile=false"):
+        compiled = small_cfg("norm=gp")
+        compiled.speed = {"compile": True}
+        d_penalties(compiled, critic, real, fake, None, 0, 0)
     with pytest.raises(ConfigError, match="gp_weight"):
         penalty_weights(small_cfg("norm=gp", "norm.gp_weight=-1").norm)
 
