@@ -109,6 +109,9 @@ def main(argv: list[str] | None = None) -> None:
     else:
         if command == "train":
             check_output_dirs(rest)
+            from .distributed import shared_run_dir_args
+
+            rest = shared_run_dir_args(rest)  # torchrun: one run folder for all ranks
         run_hydra(command, rest)
 
 

@@ -20,6 +20,7 @@ from .ema import build_ema, ema_state, load_ema_state, sampling_generator, updat
 from .feature_norm import discriminate
 from .lipschitz import lipschitz_bounds, watch_input_sizes
 from .logger import RunLogger
+from .metrics import build_metric_hook
 from .penalties import d_penalties
 from .losses import d_loss, g_loss
 from .models import build_discriminator, build_generator, num_classes
@@ -81,6 +82,7 @@ def train(cfg: DictConfig) -> dict:
     run_dir = prepare_run_dir(cfg.run_dir)
     device = pick_device(cfg.device)
     t = cfg.train
+    metrics_hook = build_metric_hook(cfg, run_dir, device)  # refuses now if Inception weights are missing
 
     # ---- models, optimizers, data -----------------------------------------------------------
     G, D = build_models(cfg, device)
@@ -188,6 +190,9 @@ def train(cfg: DictConfig) -> dict:
             if points and (step % cfg.dataset.eval_every == 0 or step == t.steps):
                 last = {**last, **toy2d.evaluate(G, cfg, device)}
                 logger.scalars(step, {k: v for k, v in last.items() if k.startswith("metrics/")})
+            metric_values = metrics_hook(sampling_generator(G, ema), step, logger, "G_ema" if ema is not None else "G")
+            logger.scalars(step, metric_values)  # IS/FID/KID every metrics.every steps; protocol in metrics.jsonl
+            last = {**last, **metric_values}
             if step % t.sample_every == 0 or step == t.steps:
                 snapshot(step)
             if step % t.ckpt_every == 0 or step == t.steps:

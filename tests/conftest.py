@@ -12,7 +12,20 @@ from omegaconf import OmegaConf
 
 # tiny but real: a few G updates on the embedded digits, everything logged at least once
 SMALL = ["train.steps=4", "train.log_every=2", "train.sigma_every=2", "train.sample_every=2",
-         "train.ckpt_every=2", "train.progress=false", "batch_size=16", "device=cpu", "train.n_samples=16"]
+         "train.ckpt_every=2", "train.progress=false", "batch_size=16", "device=cpu", "train.n_samples=16",
+         "metrics.enabled=false"]  # IS/FID/KID have their own tests (test_metrics*.py)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_metrics_cache(tmp_path_factory):
+    """Classifiers and reference statistics made by tests never land in the user's ~/.cache/sngan."""
+    old = os.environ.get("SNGAN_CACHE")
+    os.environ["SNGAN_CACHE"] = str(tmp_path_factory.mktemp("sngan_cache"))
+    yield
+    if old is None:
+        os.environ.pop("SNGAN_CACHE", None)
+    else:
+        os.environ["SNGAN_CACHE"] = old
 
 
 def compose_train(overrides=(), run_dir=None):

@@ -1,0 +1,48 @@
+"""The metrics through the installed CLI: offline refusal before any work, and `sngan eval`'s JSON line."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from conftest import run_cli
+from sngan.train import train
+
+
+def offline_env(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "SNGAN_INCEPTION_WEIGHTS"}
+    env.update(TORCH_HOME=str(tmp_path / "torch"), SNGAN_CACHE=str(tmp_path / "cache"))
+    return env
+
+
+def test_train_refuses_without_inception_weights_before_loading_data(tmp_path, monkeypatch):
+    monkeypatch.delenv("SNGAN_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    args = ["train", "dataset=cifar10", f"dataset.root={tmp_path / 'no_cifar_here'}", "metrics.download_weights=false",
+            "device=cpu", "train.progress=false", f"hydra.run.dir={tmp_path / 'run'}"]
+    proc = run_cli(args, cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Inception weights" in lines[0]
+    for fix in ("sngan fetch", "metrics.inception_weights=PATH", "SNGAN_INCEPTION_WEIGHTS", "metrics.enabled=false"):
+        assert fix in lines[0]
+    assert not (tmp_path / "run" / "checkpoints").exists()
+    # the way out named in the message works: the run then gets as far as the (missing) data
+    proc = run_cli(args + ["metrics.enabled=false"], cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "cifar10 not found" in proc.stderr and "Inception" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_eval_prints_one_json_line_with_metrics_and_protocol(small_cfg, tmp_path):
+    cfg = small_cfg("arch.g_ch=16", "arch.d_ch=8")
+    train(cfg)
+    proc = run_cli(["eval", f"ckpt={cfg.run_dir}", "device=cpu", "metrics.num_samples=100", "metrics.isc_splits=2"],
+                   cwd=tmp_path)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["step"] == 4 and result["ckpt"].endswith("ckpt_000000004.pt")
+    assert set(result["metrics"]) >= {"metrics/IS_digits", "metrics/FID_digits", "metrics/KID_digits"}
+    assert result["metrics"]["metrics/FID_digits"] > 0
+    p = result["protocol"]
+    assert p["num_generated"] == 100 and p["reference"] == {**p["reference"], "dataset": "digits", "size": 1797}
+    assert p["extractor"] == "sngan-classifier" and p["classifier_test_accuracy"] >= 0.9
