@@ -20,6 +20,7 @@ commands:
   fetch     download datasets and Inception weights for offline use: sngan fetch [--datasets cifar10]
   report    tables and paper figures from runs: sngan report multirun/cifar10/DATE [--out DIR]
   bench     seconds per 100 G updates per norm and arch: sngan bench [--arch dcgan,mlp] [--steps 100]
+            speed options off/on:   sngan bench --throughput [--pairs dcgan:cifar10] [--options bf16,compile]
 
 `sngan COMMAND --help` lists a command's options; `sngan train --cfg job` prints the composed config.
 """

@@ -1,0 +1,145 @@
+"""Speed options (sngan.speed): each on matches fp32 eager on the CPU within a stated tolerance."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from conftest import SMALL, compose_train
+from sngan.spectral import spectral_norm
+
+# 2 G updates of a narrow DCGAN on digits, losses logged at each
+TINY = SMALL + ["train.steps=2", "train.log_every=1", "train.sigma_every=2", "train.sample_every=2",
+                "train.ckpt_every=2", "arch.g_ch=32", "arch.d_ch=16"]
+
+
+def _losses(tmp_path, name, *overrides) -> dict:
+    from sngan.train import train
+
+    last = train(compose_train(TINY + list(overrides), run_dir=tmp_path / name))
+    return {k: v for k, v in last.items() if k.startswith("loss/")}
+
+
+@pytest.fixture(scope="module")
+def fp32_losses(tmp_path_factory):
+    return _losses(tmp_path_factory.mktemp("fp32"), "run")
+
+
+def test_power_iteration_stays_fp32_under_bf16_autocast():
+    torch.manual_seed(0)
+    plain = spectral_norm(nn.Linear(16, 8))
+    mixed = copy.deepcopy(plain)
+    x = torch.randn(4, 16)
+    plain(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = mixed(x)
+    assert out.dtype == torch.bfloat16  # autocast is really on for the layer's matmul
+    sn_plain, sn_mixed = plain.parametrizations.weight[0], mixed.parametrizations.weight[0]
+    assert sn_mixed._u.dtype == torch.float32
+    # bitwise the fp32 iteration: a bf16 one would differ around the 3rd significant digit
+    assert torch.equal(sn_mixed._u, sn_plain._u) and torch.equal(sn_mixed._v, sn_plain._v)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        sigma = sn_mixed.sigma(mixed.parametrizations.weight.original)
+    assert sigma.dtype == torch.float32
+
+
+def test_bf16_run_matches_fp32(tmp_path, fp32_losses):
+    """bf16 keeps ~3 significant digits: losses within 2e-2 (measured ~1e-4 after 2 steps)."""
+    bf16 = _losses(tmp_path, "bf16", "speed.bf16=true")
+    assert bf16.keys() == fp32_losses.keys()
+    for k in bf16:
+        assert bf16[k] == pytest.approx(fp32_losses[k], abs=2e-2)
+        assert bf16[k] != fp32_losses[k]  # the option did change the arithmetic
+
+
+def test_bf16_models_return_fp32_and_keep_fp32_weights():
+    from sngan.speed import use_bf16
+
+    layer = use_bf16(nn.Linear(4, 3))
+    out = layer(torch.randn(2, 4))
+    assert out.dtype == torch.float32 and layer.weight.dtype == torch.float32
+    ema_copy = copy.deepcopy(layer)  # the EMA deep-copies G: the wrapper must follow the copy
+    assert ema_copy.forward.__self__ is ema_copy
+
+
+@pytest.mark.slow
+def test_channels_last_run_matches_fp32(tmp_path, fp32_losses):
+    cl = _losses(tmp_path, "cl", "speed.channels_last=true")
+    for k in cl:
+        assert cl[k] == pytest.approx(fp32_losses[k], abs=1e-5)
+
+
+def test_channels_last_converts_weights_and_inputs():
+    from sngan.speed import use_channels_last
+
+    conv = use_channels_last(nn.Conv2d(3, 4, 3), image_input=True)
+    x = torch.randn(2, 3, 8, 8)
+    out = conv(x)
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert out.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.slow
+def test_compiled_run_matches_eager(tmp_path, fp32_losses):
+    """torch.compile's graph capture (aot_eager backend: traced, no C++ code generation) gives the
+    eager losses within 1e-5; the SN buffers it updates in place keep their names in checkpoints."""
+    compiled = _losses(tmp_path, "compiled", "speed.compile=aot_eager")
+    for k in compiled:
+        assert compiled[k] == pytest.approx(fp32_losses[k], abs=1e-5)
+    ckpt_dir = tmp_path / "compiled" / "checkpoints"
+    state = torch.load(next(ckpt_dir.iterdir()), weights_only=True)
+    assert not any("_orig_mod" in k for k in state["D"]) and any(k.endswith("_u") for k in state["D"])
+
+
+@pytest.mark.slow
+def test_inductor_compiled_run_matches_eager(tmp_path, fp32_losses):
+    """The default backend generates C++ on the CPU (several minutes here): losses within 1e-4."""
+    compiled = _losses(tmp_path, "inductor", "speed.compile=true")
+    for k in compiled:
+        assert compiled[k] == pytest.approx(fp32_losses[k], abs=1e-4)
+
+
+def test_data_on_device_off_keeps_images_in_host_memory_without_workers():
+    from sngan.data import BatchStream, TensorImages
+
+    images = torch.randint(0, 256, (40, 1, 8, 8), dtype=torch.uint8)
+    data = TensorImages(images, torch.arange(40))
+    on = BatchStream(data, 8, 0, True, torch.device("cpu"), on_device=True)
+    off = BatchStream(data, 8, 0, True, torch.device("cpu"), on_device=False, num_workers=2)
+    assert on.tensors is not None and off.tensors is not None and not hasattr(off, "loader")
+    for _ in range(3):
+        (xa, ya), (xb, yb) = on.next(), off.next()
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+
+
+def test_threads_option_sets_torch_threads():
+    from sngan.speed import set_threads
+
+    before = torch.get_num_threads()
+    try:
+        set_threads(compose_train(["speed.threads=1"]))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_cpu_sync_batchnorm_equals_batchnorm_in_one_process():
+    from sngan.speed import convert_sync_bn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 3, 1), nn.BatchNorm2d(3))
+    twin = convert_sync_bn(copy.deepcopy(model), "cpu")
+    assert type(twin[1]).__name__ == "CPUSyncBatchNorm"
+    x = torch.randn(4, 2, 5, 5)
+    assert torch.allclose(model(x), twin(x), atol=1e-6)  # no process group: plain batch norm
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_all_options_on_gpu(tmp_path):
+    last = _losses(tmp_path, "gpu", "device=cuda", "speed.bf16=true", "speed.channels_last=true",
+                   "speed.tf32=true", "speed.data_on_device=true")
+    assert all(torch.isfinite(torch.tensor(v)) for v in last.values())
+    assert torch.backends.cuda.matmul.allow_tf32
