@@ -1,7 +1,12 @@
-"""Checkpoints: atomic writes, the newest few kept, always loadable with weights_only=True."""
+"""Checkpoints: atomic writes, the newest few kept, always loadable with weights_only=True.
+
+Each checkpoint carries a digest of its tensors: torch.load does not verify the bytes of tensor data,
+so without it a flipped bit would load silently as a different weight.
+"""
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import re
 
@@ -20,6 +25,10 @@ def checkpoint_dir(run_dir: str) -> str:
     return os.path.join(run_dir, "checkpoints")
 
 
+def checkpoint_path(run_dir: str, step: int) -> str:
+    return os.path.join(checkpoint_dir(run_dir), f"ckpt_{step:09d}.pt")
+
+
 def list_checkpoints(run_dir_or_ckpt_dir: str) -> list[str]:
     """Finished checkpoints, newest first (temp files from an interrupted write are ignored)."""
     d = run_dir_or_ckpt_dir
@@ -29,12 +38,36 @@ def list_checkpoints(run_dir_or_ckpt_dir: str) -> list[str]:
     return sorted(paths, key=lambda p: int(CKPT_RE.search(p).group(1)), reverse=True)
 
 
+def tensor_digest(obj) -> str:
+    """A hash of every tensor in a nested state (dicts, lists, tuples), in traversal order."""
+    h = hashlib.blake2b(digest_size=16)
+
+    def walk(o):
+        if isinstance(o, torch.Tensor):
+            t = o.detach().cpu().contiguous()
+            h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(o, dict):
+            for k in sorted(o, key=str):
+                if k != "digest":
+                    h.update(str(k).encode())
+                    walk(o[k])
+        elif isinstance(o, (list, tuple)):
+            for v in o:
+                walk(v)
+
+    walk(obj)
+    return h.hexdigest()
+
+
 def save_checkpoint(run_dir: str, state: dict, step: int, keep: int = 2) -> str:
-    """Write state to a temp file, fsync, rename into place, then drop all but the newest `keep`."""
+    """Write state to a temp file, fsync, rename into place, then drop all but the newest `keep`
+    (never fewer than 2: the newest may be cut short by a crash of the disk or the node)."""
     d = checkpoint_dir(run_dir)
     os.makedirs(d, exist_ok=True)
-    path = os.path.join(d, f"ckpt_{step:09d}.pt")
+    path = checkpoint_path(run_dir, step)
     tmp = path + f".tmp{os.getpid()}"
+    state = {**state, "digest": tensor_digest(state)}
     with open(tmp, "wb") as f:
         torch.save(state, f)
         f.flush()
@@ -45,8 +78,10 @@ def save_checkpoint(run_dir: str, state: dict, step: int, keep: int = 2) -> str:
         os.fsync(dir_fd)  # make the rename itself durable
     finally:
         os.close(dir_fd)
-    for old in list_checkpoints(d)[max(keep, 1):]:
+    for old in list_checkpoints(d)[max(keep, 2):]:
         os.remove(old)
+    for stale in glob.glob(os.path.join(d, "ckpt_*.pt.tmp*")):  # partial writes of killed runs
+        os.remove(stale)
     return path
 
 
@@ -61,6 +96,9 @@ def load_checkpoint(path: str, map_location="cpu") -> dict:
                               f"delete it or pass another checkpoint") from None
     if not isinstance(state, dict) or "G" not in state:
         raise CheckpointError(f"{path} is not an sngan checkpoint (no 'G' entry)")
+    if "digest" in state and state["digest"] != tensor_digest(state):
+        raise CheckpointError(f"checkpoint {path} is corrupt (its tensors do not match their digest): "
+                              f"delete it or pass another checkpoint")
     return state
 
 

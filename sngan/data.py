@@ -229,11 +229,12 @@ class BatchStream:
     """Endless training batches (uint8 images, labels); `position` batches consumed so far."""
 
     def __init__(self, dataset: Dataset, batch_size: int, seed: int, hflip: bool, device: torch.device,
-                 num_workers: int = 0, on_device: bool = True, rank: int = 0, world: int = 1, start: int = 0):
+                 num_workers: int = 0, on_device: bool = True, rank: int = 0, world: int = 1, start: int = 0,
+                 in_memory: bool = True):
         self.plan = BatchPlan(len(dataset), batch_size, seed, rank, world)
         self.hflip, self.device, self.position = hflip, device, start
         self.tensors = None
-        if isinstance(dataset, TensorImages):
+        if isinstance(dataset, TensorImages) and in_memory:  # in_memory=false: through the DataLoader
             dev = device if on_device else torch.device("cpu")
             self.tensors = (dataset.images.to(dev), dataset.labels.to(dev))
         else:

@@ -17,3 +17,21 @@ class DataError(UserError):
 
 class OutputError(UserError):
     """The run folder cannot be written."""
+
+
+# Exit codes of `sngan train`, besides 0 (done) and 2 (a UserError above: fix the input and rerun).
+EXIT_NONFINITE = 3      # a NaN/inf loss or gradient halted training before the optimizer step
+EXIT_INTERRUPTED = 75   # SIGTERM/SIGINT/SIGUSR1/SIGUSR2: checkpoint written, rerun the command to resume
+                        # (75 is EX_TEMPFAIL of sysexits.h: "try again later", what a requeue wants)
+
+
+class NonFiniteError(UserError):
+    """A loss or gradient became NaN or inf; the last good checkpoint is left intact."""
+
+    exit_code = EXIT_NONFINITE
+
+
+class TrainingInterrupted(UserError):
+    """A stop signal arrived; training stopped at a step boundary after writing a checkpoint."""
+
+    exit_code = EXIT_INTERRUPTED

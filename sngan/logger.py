@@ -10,13 +10,14 @@ import torch
 class RunLogger:
     """Scalars to TB and JSONL; images and histograms to TB. A no-op on ranks other than 0."""
 
-    def __init__(self, run_dir: str, enabled: bool = True):
+    def __init__(self, run_dir: str, enabled: bool = True, purge_step: int | None = None):
         self.enabled = enabled
         self.writer = self.jsonl = None
         if enabled:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(os.path.join(run_dir, "tb"))
+            # purge_step: TB hides events at or after it that an earlier (killed) writer left behind
+            self.writer = SummaryWriter(os.path.join(run_dir, "tb"), purge_step=purge_step)
             self.jsonl = open(os.path.join(run_dir, "scalars.jsonl"), "a", buffering=1)
 
     def scalars(self, step: int, values: dict[str, float]) -> None:

@@ -16,6 +16,10 @@ from .hparams import log_hparams
 from .class_grids import write_class_grids
 from .config import pick_device, plain, prepare_run_dir, validate
 from .data import BatchStream, _generator, load_images, to_float
+from .errors import TrainingInterrupted
+from .finite import check_finite
+from . import resume
+from .signals import StopRequest
 from .ema import build_ema, ema_state, load_ema_state, sampling_generator, update_ema
 from .feature_norm import discriminate
 from .lipschitz import lipschitz_bounds, watch_input_sizes
@@ -92,20 +96,18 @@ def train(cfg: DictConfig) -> dict:
     fixed_y = (torch.arange(t.n_samples, device=device) % num_classes(cfg)) if num_classes(cfg) else None
     step, data_position = 0, 0
 
-    # ---- resume from the newest checkpoint in the run folder --------------------------------
-    found = ckpt_io.list_checkpoints(run_dir)
-    if found:
-        state = ckpt_io.load_checkpoint(found[0], map_location=device)
-        G.load_state_dict(state["G"])
-        D.load_state_dict(state["D"])
-        opt_G.load_state_dict(state["opt_G"])
-        opt_D.load_state_dict(state["opt_D"])
+    # ---- resume: the run folder's newest readable checkpoint, else resume=PATH (see resume.py) ----
+    stateful = {"G": G, "D": D, "opt_G": opt_G, "opt_D": opt_D}  # each state_dict goes into checkpoints
+    state, last_ckpt = resume.load_resume_state(cfg, run_dir, map_location=device)
+    if state is not None:
+        resume.check_config(state["config"], plain(cfg), last_ckpt, force=bool(cfg.get("resume_force", False)))
+        resume.restore(state, stateful)
         load_ema_state(ema, state.get("G_ema"))
         step, data_position, fixed_z = state["step"], state["data_position"], state["fixed_z"].to(device)
-        print(f"resumed from {found[0]} at step {step}")
-    if step >= t.steps and found:
-        print(f"run in {run_dir} already finished ({step} steps); nothing to do")
-        return {}
+        print(f"resumed from {last_ckpt} at step {step}")
+        if step >= t.steps:
+            print(f"run in {run_dir} already finished ({step} steps); nothing to do")
+            return {}
 
     points = toy2d.is_points(cfg.dataset)  # 2-D mixture benchmark: points instead of images
     if points:
@@ -113,18 +115,20 @@ def train(cfg: DictConfig) -> dict:
     else:
         dataset = load_images(cfg.dataset)
         stream = BatchStream(dataset, cfg.batch_size, cfg.seed, bool(cfg.dataset.hflip), device,
-                             num_workers=t.num_workers, start=data_position)
+                             num_workers=t.num_workers, start=data_position,
+                             in_memory=bool(cfg.dataset.get("in_memory", True)))
     os.makedirs(os.path.join(run_dir, "samples"), exist_ok=True)
-    logger = RunLogger(run_dir)
+    resume.rewind_logs(run_dir, step)  # a killed run may have logged past its last checkpoint
+    logger = RunLogger(run_dir, purge_step=step + 1)
     logger.text("config", "```\n" + json.dumps(plain(cfg), indent=2) + "\n```")
     loss_name, n_dis, B = cfg.loss.name, int(cfg.optim.n_dis), int(cfg.batch_size)
     clip = float(cfg.norm.clip) if cfg.norm.name == "wc" else None
 
-    def save(step):
-        state = {"G": G.state_dict(), "D": D.state_dict(), "opt_G": opt_G.state_dict(),
-                 "opt_D": opt_D.state_dict(), "step": step, "data_position": stream.position,
+    def save(step) -> str:
+        """Everything the loop reads, RNG states included: keep it the last thing at a step boundary."""
+        state = {**resume.capture(stateful), "step": step, "data_position": stream.position,
                  "fixed_z": fixed_z.cpu(), "config": plain(cfg), "G_ema": ema_state(ema)}
-        ckpt_io.save_checkpoint(run_dir, state, step, keep=t.keep_ckpts)
+        return ckpt_io.save_checkpoint(run_dir, state, step, keep=t.keep_ckpts)
 
     def snapshot(step):
         if points:
@@ -137,6 +141,10 @@ def train(cfg: DictConfig) -> dict:
     # ---- the loop ---------------------------------------------------------------------------
     bar = tqdm(total=t.steps, initial=step, disable=not t.progress, dynamic_ncols=True, desc="G updates")
     last, window_start, window_steps = {}, time.perf_counter(), 0
+    check = bool(t.get("check_finite", True))
+    stop = StopRequest().install()  # SIGTERM/SIGINT/SIGUSR1/SIGUSR2: checkpoint at the next step boundary
+    if state is not None:
+        resume.set_rng_states(state["rng"])  # last, so nothing above shifts the restored streams
     try:
         while step < t.steps:
             # n_dis discriminator steps, each on a fresh real batch
@@ -152,6 +160,8 @@ def train(cfg: DictConfig) -> dict:
                 loss_D = d_loss(loss_name, real_logits, fake_logits) + sum(penalties.values())
                 opt_D.zero_grad(set_to_none=True)
                 loss_D.backward()
+                if check:
+                    check_finite(loss_D, D.parameters(), "D", step + 1, last_ckpt)
                 opt_D.step()
                 if clip is not None:
                     clip_weights(D, clip)
@@ -161,6 +171,8 @@ def train(cfg: DictConfig) -> dict:
             loss_G = g_loss(loss_name, D(G(z, yf), yf))
             opt_G.zero_grad(set_to_none=True)
             loss_G.backward()
+            if check:
+                check_finite(loss_G, G.parameters(), "G", step + 1, last_ckpt)
             opt_G.step()
             step += 1
             update_ema(ema, G, step)
@@ -196,14 +208,20 @@ def train(cfg: DictConfig) -> dict:
             if step % t.sample_every == 0 or step == t.steps:
                 snapshot(step)
             if step % t.ckpt_every == 0 or step == t.steps:
-                save(step)
+                last_ckpt = save(step)
             if step % t.log_every == 0:
                 window_start, window_steps = time.perf_counter(), 0
             else:
                 window_start += time.perf_counter() - paused
+            if stop.requested and step < t.steps:
+                if last_ckpt != ckpt_io.checkpoint_path(run_dir, step):
+                    last_ckpt = save(step)
+                raise TrainingInterrupted(f"stopped by {stop.signal} after step {step}; checkpoint {last_ckpt} "
+                                          f"written: rerun the same command to resume")
         if step >= t.steps:  # TB's HParams tab compares finished runs by their final metrics
             log_hparams(logger, cfg, run_dir)
     finally:
+        stop.uninstall()
         bar.close()
         logger.close()
     return last
