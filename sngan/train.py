@@ -11,6 +11,7 @@ from torchvision.utils import make_grid, save_image
 from tqdm import tqdm
 
 from . import checkpoint as ckpt_io
+from . import distributed, speed
 from . import toy2d
 from .hparams import log_hparams
 from .class_grids import write_class_grids
@@ -83,8 +84,10 @@ def sample_grid(G, z, y=None) -> torch.Tensor:
 def train(cfg: DictConfig) -> dict:
     """Train G and D as cfg says; returns the last logged scalars."""
     validate(cfg)
-    run_dir = prepare_run_dir(cfg.run_dir)
-    device = pick_device(cfg.device)
+    par = distributed.setup(cfg)  # under torchrun: this rank's share of each batch; rank 0 alone writes
+    speed.set_threads(cfg)
+    run_dir = par.shared_run_dir(cfg.run_dir, prepare_run_dir)
+    device = par.device(pick_device(cfg.device))
     t = cfg.train
     metrics_hook = build_metric_hook(cfg, run_dir, device)  # refuses now if Inception weights are missing
 
@@ -92,6 +95,8 @@ def train(cfg: DictConfig) -> dict:
     G, D = build_models(cfg, device)
     opt_G, opt_D = build_optimizers(cfg, G, D)
     ema = build_ema(G, cfg)
+    G, D = speed.apply_speed(cfg, G, D, world=par.world)  # after the EMA copy: bf16, compile, ...
+    par.broadcast_state(G, D)
     fixed_z = noise(cfg, t.n_samples, device, -1)
     fixed_y = (torch.arange(t.n_samples, device=device) % num_classes(cfg)) if num_classes(cfg) else None
     step, data_position = 0, 0
@@ -111,15 +116,17 @@ def train(cfg: DictConfig) -> dict:
 
     points = toy2d.is_points(cfg.dataset)  # 2-D mixture benchmark: points instead of images
     if points:
-        stream = toy2d.PointStream(cfg.dataset, cfg.batch_size, cfg.seed, device, start=data_position)
+        stream = par.shard_stream(toy2d.PointStream(cfg.dataset, cfg.batch_size, cfg.seed, device, start=data_position))
     else:
         dataset = load_images(cfg.dataset)
         stream = BatchStream(dataset, cfg.batch_size, cfg.seed, bool(cfg.dataset.hflip), device,
-                             num_workers=t.num_workers, start=data_position,
+                             num_workers=t.num_workers, start=data_position, rank=par.rank, world=par.world,
+                             on_device=bool(speed.option(cfg, "data_on_device", True)),
                              in_memory=bool(cfg.dataset.get("in_memory", True)))
     os.makedirs(os.path.join(run_dir, "samples"), exist_ok=True)
-    resume.rewind_logs(run_dir, step)  # a killed run may have logged past its last checkpoint
-    logger = RunLogger(run_dir, purge_step=step + 1)
+    if par.is_writer:
+        resume.rewind_logs(run_dir, step)  # a killed run may have logged past its last checkpoint
+    logger = RunLogger(run_dir, enabled=par.is_writer, purge_step=step + 1)
     logger.text("config", "```\n" + json.dumps(plain(cfg), indent=2) + "\n```")
     loss_name, n_dis, B = cfg.loss.name, int(cfg.optim.n_dis), int(cfg.batch_size)
     clip = float(cfg.norm.clip) if cfg.norm.name == "wc" else None
@@ -128,9 +135,14 @@ def train(cfg: DictConfig) -> dict:
         """Everything the loop reads, RNG states included: keep it the last thing at a step boundary."""
         state = {**resume.capture(stateful), "step": step, "data_position": stream.position,
                  "fixed_z": fixed_z.cpu(), "config": plain(cfg), "G_ema": ema_state(ema)}
-        return ckpt_io.save_checkpoint(run_dir, state, step, keep=t.keep_ckpts)
+        path = ckpt_io.save_checkpoint(run_dir, state, step, keep=t.keep_ckpts) if par.is_writer \
+            else ckpt_io.checkpoint_path(run_dir, step)
+        par.barrier()  # no rank exits (torchrun would then kill rank 0) before the file is written
+        return path
 
     def snapshot(step):
+        if not par.is_writer:
+            return
         if points:
             return toy2d.snapshot(G, cfg, device, logger, run_dir, step)
         grid = sample_grid(sampling_generator(G, ema), fixed_z, fixed_y)
@@ -139,7 +151,7 @@ def train(cfg: DictConfig) -> dict:
         write_class_grids(cfg, sampling_generator(G, ema), fixed_z, run_dir, step, logger)
 
     # ---- the loop ---------------------------------------------------------------------------
-    bar = tqdm(total=t.steps, initial=step, disable=not t.progress, dynamic_ncols=True, desc="G updates")
+    bar = tqdm(total=t.steps, initial=step, disable=not t.progress or not par.is_writer, dynamic_ncols=True, desc="G updates")
     last, window_start, window_steps = {}, time.perf_counter(), 0
     check = bool(t.get("check_finite", True))
     stop = StopRequest().install()  # SIGTERM/SIGINT/SIGUSR1/SIGUSR2: checkpoint at the next step boundary
@@ -153,6 +165,7 @@ def train(cfg: DictConfig) -> dict:
                 x = to_float(x) if x.dtype == torch.uint8 else x  # 2-D points come as floats
                 y = y if num_classes(cfg) else None
                 z, yf = noise(cfg, B, device, step, i), fake_labels(cfg, B, device, step, i)
+                z, yf = par.shard(z), par.shard(yf)  # the rows a single process would give this rank
                 with torch.no_grad():
                     fake = G(z, yf)
                 real_logits, fake_logits = discriminate(D, x, fake, y, yf, separate=cfg.norm.name == "bn")
@@ -160,6 +173,7 @@ def train(cfg: DictConfig) -> dict:
                 loss_D = d_loss(loss_name, real_logits, fake_logits) + sum(penalties.values())
                 opt_D.zero_grad(set_to_none=True)
                 loss_D.backward()
+                par.average_gradients(D)
                 if check:
                     check_finite(loss_D, D.parameters(), "D", step + 1, last_ckpt)
                 opt_D.step()
@@ -168,12 +182,15 @@ def train(cfg: DictConfig) -> dict:
 
             # one generator step
             z, yf = noise(cfg, B, device, step, n_dis), fake_labels(cfg, B, device, step, n_dis)
+            z, yf = par.shard(z), par.shard(yf)
             loss_G = g_loss(loss_name, D(G(z, yf), yf))
             opt_G.zero_grad(set_to_none=True)
             loss_G.backward()
+            par.average_gradients(G)  # D's grads from this pass are never stepped: zeroed first
             if check:
                 check_finite(loss_G, G.parameters(), "G", step + 1, last_ckpt)
             opt_G.step()
+            par.broadcast_buffers(G, D)  # rank 0's BN running statistics everywhere
             step += 1
             update_ema(ema, G, step)
             window_steps += 1
@@ -188,10 +205,11 @@ def train(cfg: DictConfig) -> dict:
                         "logit/D_real": real_logits.mean().item(), "logit/D_fake": fake_logits.mean().item(),
                         "time/sec_per_100_G_updates": 100.0 * elapsed / window_steps,
                         **{tag: v.item() for tag, v in penalties.items()}}
+                last = par.average_scalars(last)
                 logger.scalars(step, last)
                 bar.set_postfix({"D": f"{last['loss/D']:.3f}", "G": f"{last['loss/G']:.3f}"})
             paused = time.perf_counter()
-            if step % t.sigma_every == 0 or step == t.steps:
+            if par.is_writer and (step % t.sigma_every == 0 or step == t.steps):
                 scalars, spectra = sigma_report(D)
                 logger.scalars(step, scalars)
                 for layer, sv in spectra.items():
@@ -213,7 +231,7 @@ def train(cfg: DictConfig) -> dict:
                 window_start, window_steps = time.perf_counter(), 0
             else:
                 window_start += time.perf_counter() - paused
-            if stop.requested and step < t.steps:
+            if par.any(stop.requested) and step < t.steps:  # every rank stops at the same step
                 if last_ckpt != ckpt_io.checkpoint_path(run_dir, step):
                     last_ckpt = save(step)
                 raise TrainingInterrupted(f"stopped by {stop.signal} after step {step}; checkpoint {last_ckpt} "
