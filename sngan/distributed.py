@@ -7,14 +7,13 @@ MASTER_ADDR/PORT in each process. Every rank then:
   `shared_run_dir_args`; `setup` checks it again), and only rank 0 writes into it;
 - takes rows rank::world of every global batch (real images via BatchPlan, noise via `shard`), so the
   global batch equals the single-process batch_size;
-- averages G's and D's gradients over ranks after each backward (`average_gradients`) and copies
-  rank 0's buffers (BN running statistics, SN's u/v) to all ranks after each G step.
-
-Why the gradients are averaged explicitly instead of wrapping G and D in DistributedDataParallel: D
-runs several times per step (on real+fake, inside G's loss, twice more for norm=bn or the gradient
-penalty) and only the model being stepped may sync; DDP's reducer expects one forward per backward
-and would also rename every layer ('module.' prefix), which TB tags and checkpoints rely on. The
-explicit all-reduce is one flat, coalesced collective per update, the same arithmetic as DDP.
+- trains through DistributedDataParallel wrappers (`wrap`), which all-reduce gradients during
+  backward: D's wrapper in the D step, G's in the G step. G's loss calls the plain D, so that pass
+  syncs nothing for D (its gradients there are zeroed before D's next step anyway);
+- keeps the plain modules for everything else (state dicts, EMA, samples, sigma reports), so layer
+  names in checkpoints and TB tags carry no 'module.' prefix;
+- copies rank 0's buffers (BN running statistics; SN's u/v agree anyway) to all ranks after each G
+  step, so every rank holds the same state at every step boundary (`broadcast_buffers`).
 """
 from __future__ import annotations
 
@@ -140,27 +139,22 @@ class Parallel:
         if self.active:
             dist.barrier()
 
-    def broadcast_state(self, *modules: nn.Module) -> None:
-        """Rank 0's parameters and buffers on every rank."""
+    def wrap(self, module: nn.Module) -> nn.Module:
+        """module inside DistributedDataParallel (which also copies rank 0's parameters and buffers
+        to every rank now); the module itself when not distributed."""
         if not self.active:
-            return
-        with torch.no_grad():
-            for module in modules:
-                for tensor in list(module.parameters()) + list(module.buffers()):
-                    dist.broadcast(tensor.data, src=0)
+            return module
+        from torch.nn.parallel import DistributedDataParallel
+
+        device = next(module.parameters()).device
+        return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None,
+                                       broadcast_buffers=True)
 
     def broadcast_buffers(self, *modules: nn.Module) -> None:
         """Rank 0's buffers on every rank (BN running statistics; SN's u/v agree anyway)."""
         if not self.active:
             return
         _coalesced([b for m in modules for b in m.buffers()], lambda flat: dist.broadcast(flat, src=0))
-
-    def average_gradients(self, module: nn.Module) -> None:
-        """Mean of each gradient over ranks, so the update is that of the global batch."""
-        if not self.active:
-            return
-        grads = [p.grad for p in module.parameters() if p.grad is not None]
-        _coalesced(grads, lambda flat: dist.all_reduce(flat.div_(self.world)))
 
     def average_scalars(self, values: dict[str, float]) -> dict[str, float]:
         """Logged values averaged over ranks (each rank's loss is its shard's mean)."""

@@ -13,10 +13,13 @@ GP_STREAM = 17  # the random stream of the interpolation weights (others: 1 data
 
 
 def gradient_penalty(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, y=None,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
+                     generator: torch.Generator | None = None, e: torch.Tensor | None = None) -> torch.Tensor:
     """E[(||grad_x D(x_hat)||_2 - 1)^2] at x_hat = e * real + (1 - e) * fake, e ~ U[0, 1] per image
-    (the one-centered penalty of WGAN-GP). Differentiable in D's parameters (double backward)."""
-    e = torch.rand(len(real), generator=generator).to(real.device, real.dtype).view(-1, *[1] * (real.dim() - 1))
+    (the one-centered penalty of WGAN-GP; e drawn from `generator` unless given). Differentiable in
+    D's parameters (double backward)."""
+    if e is None:
+        e = torch.rand(len(real), generator=generator)
+    e = e.to(real.device, real.dtype).view(-1, *[1] * (real.dim() - 1))
     x_hat = (e * real.detach() + (1 - e) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x_hat, y).sum(), x_hat, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
@@ -49,10 +52,13 @@ def penalty_weights(norm_cfg) -> tuple[float, float]:
     return gp, ortho
 
 
-def d_penalties(cfg, D: nn.Module, real: torch.Tensor, fake: torch.Tensor, y, *keys: int) -> dict[str, torch.Tensor]:
+def d_penalties(cfg, D: nn.Module, real: torch.Tensor, fake: torch.Tensor, y, *keys: int,
+                shard=None) -> dict[str, torch.Tensor]:
     """The weighted terms to add to D's loss, by log tag (empty unless norm is gp or ortho).
 
-    The interpolation weights are a pure function of (seed, keys), so resumed runs draw the same.
+    The interpolation weights are a pure function of (seed, keys), so resumed runs draw the same;
+    they are drawn for the global batch and `shard` picks this rank's rows (data-parallel runs then
+    use the weights a single process would).
     """
     gp_weight, ortho_weight = penalty_weights(cfg.norm)
     if cfg.norm.name == "gp" and (cfg.get("speed") or {}).get("compile", False):
@@ -60,7 +66,9 @@ def d_penalties(cfg, D: nn.Module, real: torch.Tensor, fake: torch.Tensor, y, *k
                           "does not support: pass speed.compile=false")
     terms = {}
     if cfg.norm.name == "gp":
-        terms["loss/gp"] = gp_weight * gradient_penalty(D, real, fake, y, _generator(cfg.seed, GP_STREAM, *keys))
+        e = torch.rand(int(cfg.batch_size), generator=_generator(cfg.seed, GP_STREAM, *keys))
+        e = shard(e) if shard is not None else e[:len(real)]
+        terms["loss/gp"] = gp_weight * gradient_penalty(D, real, fake, y, e=e)
     if cfg.norm.name == "ortho":
         terms["loss/ortho"] = ortho_weight * orthonormal_penalty(D)
     return terms

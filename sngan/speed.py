@@ -7,7 +7,7 @@
   torch's default backend (inductor); a string names another (aot_eager: traced, not code-generated).
 - channels_last: NHWC weights and image inputs (faster convolutions on tensor-core GPUs).
 - tf32: TF32 matmuls and convolutions on Ampere+ GPUs; no effect on the CPU.
-- sync_bn: under torchrun, G's batch norms use the statistics of the global batch (as one process
+- sync_bn: under torchrun, G's (and with norm=bn D's) batch norms use the statistics of the global batch (as one process
   would) instead of each rank's shard. torch's SyncBatchNorm is GPU-only; on the CPU (gloo) an
   all-reduce of the per-channel sums does the same.
 - threads: torch.set_num_threads for CPU runs (null: torch's default).
@@ -128,7 +128,7 @@ def apply_speed(cfg, G: nn.Module, D: nn.Module, world: int = 1) -> tuple[nn.Mod
     set_tf32(bool(option(cfg, "tf32")))
     images = cfg.dataset.get("kind", "images") == "images"
     if option(cfg, "sync_bn") and world > 1:
-        G = convert_sync_bn(G, device_type)
+        G, D = convert_sync_bn(G, device_type), convert_sync_bn(D, device_type)  # D has BN with norm=bn
     if option(cfg, "bf16"):
         use_bf16(G), use_bf16(D)
     if option(cfg, "channels_last") and images:

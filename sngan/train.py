@@ -96,7 +96,7 @@ def train(cfg: DictConfig) -> dict:
     opt_G, opt_D = build_optimizers(cfg, G, D)
     ema = build_ema(G, cfg)
     G, D = speed.apply_speed(cfg, G, D, world=par.world)  # after the EMA copy: bf16, compile, ...
-    par.broadcast_state(G, D)
+    G_ddp, D_ddp = par.wrap(G), par.wrap(D)  # DistributedDataParallel under torchrun, else G and D
     fixed_z = noise(cfg, t.n_samples, device, -1)
     fixed_y = (torch.arange(t.n_samples, device=device) % num_classes(cfg)) if num_classes(cfg) else None
     step, data_position = 0, 0
@@ -168,12 +168,11 @@ def train(cfg: DictConfig) -> dict:
                 z, yf = par.shard(z), par.shard(yf)  # the rows a single process would give this rank
                 with torch.no_grad():
                     fake = G(z, yf)
-                real_logits, fake_logits = discriminate(D, x, fake, y, yf, separate=cfg.norm.name == "bn")
-                penalties = d_penalties(cfg, D, x, fake, y, step, i)  # norm=gp, ortho
+                real_logits, fake_logits = discriminate(D_ddp, x, fake, y, yf, separate=cfg.norm.name == "bn")
+                penalties = d_penalties(cfg, D, x, fake, y, step, i, shard=par.shard)  # norm=gp, ortho
                 loss_D = d_loss(loss_name, real_logits, fake_logits) + sum(penalties.values())
                 opt_D.zero_grad(set_to_none=True)
-                loss_D.backward()
-                par.average_gradients(D)
+                loss_D.backward()  # under DDP this all-reduces D's gradients
                 if check:
                     check_finite(loss_D, D.parameters(), "D", step + 1, last_ckpt)
                 opt_D.step()
@@ -183,10 +182,9 @@ def train(cfg: DictConfig) -> dict:
             # one generator step
             z, yf = noise(cfg, B, device, step, n_dis), fake_labels(cfg, B, device, step, n_dis)
             z, yf = par.shard(z), par.shard(yf)
-            loss_G = g_loss(loss_name, D(G(z, yf), yf))
+            loss_G = g_loss(loss_name, D(G_ddp(z, yf), yf))  # plain D: its grads here are never stepped
             opt_G.zero_grad(set_to_none=True)
             loss_G.backward()
-            par.average_gradients(G)  # D's grads from this pass are never stepped: zeroed first
             if check:
                 check_finite(loss_G, G.parameters(), "G", step + 1, last_ckpt)
             opt_G.step()

@@ -145,3 +145,19 @@ def test_torchrun_cli_writes_one_run_folder(tmp_path):
     run = tmp_path / "outputs" / "digits" / runs[0]
     assert (run / ".hydra" / "config.yaml").exists() and (run / "checkpoints").is_dir()
     assert {k[0] for k in _losses(run)} == {1, 2}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides", [
+    ["norm=gp", "loss=wgan"],                                         # double backward through D under DDP
+    ["norm=bn"],                                                      # two D forwards before one backward
+    ["arch=resnet", "arch.cond=true", "arch.g_ch=16", "arch.d_ch=8"],  # labels, projection D
+], ids=["wgan-gp", "bn", "conditional"])
+def test_two_processes_with_other_options_stay_identical_across_ranks(tmp_path, overrides):
+    (rank0, rank1), single = _two_ranks_and_single(tmp_path, ["speed.sync_bn=true"] + overrides)
+    for model in ("G", "D"):
+        for key in rank0[model]:
+            assert torch.equal(rank0[model][key], rank1[model][key]), f"{model}.{key} differs between ranks"
+    # Adam's first steps move each weight by about lr whatever the gradient's size, so a gradient that
+    # is ~0 up to rounding can flip sign: allow a few lr (2e-4) over 3 steps against one process
+    assert _max_diff(rank0, single) < 5e-3
