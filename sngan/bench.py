@@ -29,7 +29,8 @@ def bench_config(arch: str, norm: str, dataset: str, steps: int, warmup: int, ba
     overrides = [f"arch={arch}", f"norm={norm}", f"dataset={dataset}", f"setting={setting}",
                  f"train.steps={total}", f"train.log_every={warmup}", f"train.sigma_every={rare}",
                  f"train.sample_every={rare}", f"train.ckpt_every={rare}", "train.keep_ckpts=1",
-                 "train.n_samples=4", "train.progress=false", f"batch_size={batch_size}", f"device={device}"]
+                 "train.n_samples=4", "train.progress=false", f"batch_size={batch_size}", f"device={device}",
+                 "metrics.enabled=false"]  # no IS/FID/KID per cell (nor Inception weights or classifier)
     if dataset in ("ring8", "grid25"):
         overrides += [f"dataset.eval_every={rare}", "dataset.eval_samples=16"]
     with initialize_config_module("sngan.conf", version_base="1.3"):
@@ -54,13 +55,14 @@ def timed_sec_per_100(rows: list[dict], warmup: int) -> float:
     return 100.0 * total_sec / total_steps
 
 
-def bench_one(arch, norm, dataset, steps, warmup, batch_size, device, setting, extra) -> float:
+def bench_one(arch, norm, dataset, steps, warmup, batch_size, device, setting, extra):
+    """Seconds per 100 G updates of one cell, and the composed config it ran with (optim.n_dis, ...)."""
     from .train import train
 
     with tempfile.TemporaryDirectory(prefix="sngan-bench-") as run_dir:
         cfg = bench_config(arch, norm, dataset, steps, warmup, batch_size, device, setting, run_dir, extra)
         train(cfg)
-        return timed_sec_per_100(read_scalars(os.path.join(run_dir, "scalars.jsonl")), warmup)
+        return timed_sec_per_100(read_scalars(os.path.join(run_dir, "scalars.jsonl")), warmup), cfg
 
 
 def available_norms() -> list[str]:
@@ -83,8 +85,8 @@ def run_bench(archs, norms, dataset, steps, warmup, batch_size, device, setting,
         for norm in norms:
             row = {"arch": arch, "dataset": data, "norm": norm}
             try:
-                row["sec_per_100_G_updates"] = bench_one(arch, norm, data, steps, warmup, batch_size, device,
-                                                         setting, extra)
+                row["sec_per_100_G_updates"], _ = bench_one(arch, norm, data, steps, warmup, batch_size, device,
+                                                            setting, extra)
             except Exception as e:  # a norm that needs another loss, say: report it, go on with the rest
                 row["error"] = str(e).splitlines()[0] if str(e) else type(e).__name__
                 rows.append(row)

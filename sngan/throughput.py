@@ -83,15 +83,15 @@ def run_throughput(pairs, options, steps, warmup, batch_size, device, extra) -> 
             for name, overrides in variants:
                 row = {"arch": arch, "dataset": dataset, "data": source, "options": name}
                 try:
-                    sec = bench_one(arch, "sn", dataset, steps, warmup, batch_size, device, setting,
-                                    data_args + ["metrics.enabled=false"] + overrides + list(extra))  # no IS/FID
+                    sec, cfg = bench_one(arch, "sn", dataset, steps, warmup, batch_size, device, setting,
+                                         data_args + overrides + list(extra))
                 except Exception as e:  # an option this device lacks: report it and go on
                     row["error"] = str(e).splitlines()[0] if str(e) else type(e).__name__
                     rows.append(row)
                     continue
-                n_dis = 5 if setting == "resnet" else 1
                 row["G_updates_per_s"] = 100.0 / sec
-                row["images_per_s"] = row["G_updates_per_s"] * batch_size * n_dis
+                # real images D sees per second: n_dis fresh batches per G update (as composed, overrides included)
+                row["images_per_s"] = row["G_updates_per_s"] * batch_size * int(cfg.optim.n_dis)
                 if name == "baseline":
                     base = row["G_updates_per_s"]
                 row["speedup"] = row["G_updates_per_s"] / base if base else None

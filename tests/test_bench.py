@@ -26,3 +26,48 @@ def test_bench_cli_table(tmp_path):
     assert [(r["arch"], r["norm"]) for r in rows] == [("mlp", "none"), ("mlp", "sn")]  # baseline first
     assert all(r["sec_per_100_G_updates"] > 0 and r["ratio_to_none"] > 0 for r in rows)
     assert rows[0]["ratio_to_none"] == pytest.approx(1.0)
+
+
+@pytest.fixture
+def kept_cell_dirs(tmp_path, monkeypatch):
+    """The bench cells' run folders, kept under tmp_path instead of deleted (to inspect what they wrote)."""
+    import contextlib
+    import itertools
+
+    import sngan.bench
+
+    dirs, counter = [], itertools.count()
+
+    @contextlib.contextmanager
+    def kept(prefix=""):
+        path = tmp_path / f"cell{next(counter)}"
+        path.mkdir()
+        dirs.append(path)
+        yield str(path)
+
+    monkeypatch.setattr(sngan.bench.tempfile, "TemporaryDirectory", kept)
+    return dirs
+
+
+def test_image_cell_runs_without_metrics(kept_cell_dirs, capsys):
+    from sngan.bench import bench
+
+    rows = bench(["--arch", "dcgan", "--norm", "none", "--steps", "2", "--warmup", "1", "--batch-size", "8",
+                  "--device", "cpu", "arch.g_ch=8", "arch.d_ch=8"])
+    assert [(r["arch"], r["dataset"], r["norm"]) for r in rows] == [("dcgan", "digits", "none")]
+    assert "error" not in rows[0] and rows[0]["sec_per_100_G_updates"] > 0
+    table = capsys.readouterr().out.splitlines()
+    assert any(line.split()[:3] == ["dcgan", "digits", "none"] for line in table[1:])
+    (cell,) = kept_cell_dirs
+    assert (cell / "scalars.jsonl").exists()           # the cell really trained here ...
+    assert not (cell / "metrics.jsonl").exists()       # ... and evaluated no IS/FID/KID
+
+
+def test_throughput_images_per_s_uses_composed_n_dis(kept_cell_dirs):
+    from sngan.throughput import run_throughput
+
+    rows = run_throughput([("mlp", "ring8")], [], steps=2, warmup=1, batch_size=8, device="cpu",
+                          extra=["optim.n_dis=3"])
+    (row,) = rows
+    assert "error" not in row
+    assert row["images_per_s"] == pytest.approx(row["G_updates_per_s"] * 8 * 3)
