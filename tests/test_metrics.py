@@ -206,3 +206,16 @@ def test_digits_classifier_is_accurate_cached_and_feeds_distinct_metrics(metrics
     feats, logits = real(x)
     half = len(x) // 2
     assert frechet_distance(feats[:half], feats[half:]) < 0.1 * values["metrics/FID_digits"]
+
+
+@pytest.mark.parametrize("dataset", ["stl10", "imagenet"])
+def test_classifier_on_a_dataset_without_usable_labels_refuses_before_training(dataset, small_cfg):
+    from sngan.errors import ConfigError
+    from sngan.train import train
+
+    cfg = small_cfg(f"dataset={dataset}", "metrics.enabled=true", "metrics.extractor=classifier",
+                    "metrics.every=1000")
+    with pytest.raises(ConfigError) as err:
+        train(cfg)  # refused at start-up, not at the first evaluation 1000 steps later
+    assert "\n" not in str(err.value) and "metrics.extractor=inception" in str(err.value)
+    assert not os.path.exists(os.path.join(cfg.run_dir, "scalars.jsonl"))

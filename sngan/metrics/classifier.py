@@ -45,13 +45,18 @@ def classifier_path(dataset_cfg, seed: int) -> str:
     return os.path.join(cache_dir("classifiers"), f"{d.name}-{d.resolution}px-{d.channels}ch-seed{seed}-{RECIPE}.pt")
 
 
-def _splits(dataset_cfg, seed: int):
-    """(train images, train labels, test images, test labels) as uint8 / int64 tensors."""
+def check_classifier_dataset(dataset_cfg) -> None:
+    """ConfigError (one line) when no classifier can be trained for this dataset; reads no data."""
     if int(dataset_cfg.get("num_classes", 0) or 0) < 2:
         raise ConfigError(f"the classifier metrics need class labels, and {dataset_cfg.name} has none: "
                           f"pass metrics.extractor=inception")
     if dataset_cfg.name == "imagenet":
         raise ConfigError("a classifier for imagenet is out of scope here: pass metrics.extractor=inception")
+
+
+def _splits(dataset_cfg, seed: int):
+    """(train images, train labels, test images, test labels) as uint8 / int64 tensors."""
+    check_classifier_dataset(dataset_cfg)
     if dataset_cfg.name == "digits":  # one set of 1,797 images: hold out a fixed share
         data = load_images(dataset_cfg)
         perm = torch.randperm(len(data), generator=_generator(seed, 7))

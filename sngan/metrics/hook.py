@@ -9,6 +9,7 @@ import time
 import torch
 from torch import nn
 
+from .classifier import check_classifier_dataset
 from .compute import RGBReference, compute_metrics, extractor_kind, resolve_inception, resolve_spec
 
 
@@ -20,8 +21,11 @@ class MetricHook:
         kind = extractor_kind(cfg.dataset, self.mcfg) if self.mcfg.enabled else None
         self.enabled = kind is not None
         self.every, self.last_step = int(self.mcfg.every), int(cfg.train.steps)
-        # Inception weights are checked now, so a run never trains for hours and then fails to measure.
+        # Checked now, so a run never trains for hours and then fails to measure: Inception weights, or a
+        # dataset the classifier can be trained on (the training itself waits for the first evaluation).
         self.spec = resolve_inception(self.mcfg) if kind == "inception" else None
+        if kind == "classifier":
+            check_classifier_dataset(cfg.dataset)  # config only: every rank refuses alike under torchrun
         self.reference = None
         self.protocol_logged = False
 
@@ -50,5 +54,6 @@ class MetricHook:
 
 
 def build_metric_hook(cfg, run_dir: str, device: torch.device) -> MetricHook:
-    """The training loop's metrics; raises a one-line UserError now when Inception weights are missing."""
+    """The training loop's metrics; raises a one-line UserError now when Inception weights are missing or
+    the classifier extractor cannot serve the dataset."""
     return MetricHook(cfg, run_dir, device)
