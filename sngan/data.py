@@ -8,6 +8,7 @@ run resumed from batch k sees exactly the batches an uninterrupted run would, wh
 from __future__ import annotations
 
 import os
+import signal
 from dataclasses import dataclass
 
 import torch
@@ -225,6 +226,14 @@ class _PlanSampler(Sampler):
             k += 1
 
 
+def _ignore_stop_signals(worker_id: int) -> None:
+    """DataLoader worker init: a stop signal sent to the whole process group (Ctrl-C, a scheduler) is
+    the main process's to handle at a step boundary; a worker it killed would fail the step instead."""
+    for name in ("SIGINT", "SIGTERM", "SIGUSR1", "SIGUSR2"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+
+
 class BatchStream:
     """Endless training batches (uint8 images, labels); `position` batches consumed so far."""
 
@@ -241,6 +250,7 @@ class BatchStream:
             self.loader = iter(DataLoader(
                 dataset, batch_sampler=_PlanSampler(self.plan, start), num_workers=num_workers,
                 pin_memory=device.type == "cuda", persistent_workers=num_workers > 0,
+                worker_init_fn=_ignore_stop_signals,
                 generator=torch.Generator().manual_seed(seed)))  # keeps the global RNG untouched
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
