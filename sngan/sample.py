@@ -18,6 +18,11 @@ from .train import noise, sample_grid
 def load_generator(ckpt_path: str, device: torch.device, prefer_ema: bool = True):
     """The checkpoint's generator (its EMA copy when present and preferred), folded, in eval mode."""
     state = load_checkpoint(resolve_checkpoint(ckpt_path), map_location="cpu")
+    return generator_from_state(state, device, prefer_ema)
+
+
+def generator_from_state(state: dict, device: torch.device, prefer_ema: bool = True):
+    """load_generator on a checkpoint dict already read: (G folded, in eval mode, training config)."""
     cfg = OmegaConf.create(state["config"])
     G = apply_norm_g(build_generator(cfg), cfg)
     weights = state["G_ema"] if prefer_ema and state.get("G_ema") is not None else state["G"]

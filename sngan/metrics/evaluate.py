@@ -28,16 +28,16 @@ def eval_dataset(cfg, train_cfg):
 
 
 def evaluate(cfg) -> dict:
-    from ..sample import load_generator
+    from ..sample import generator_from_state
 
     if int(cfg.metrics.num_samples) < 1:
         raise ConfigError(f"metrics.num_samples must be >= 1, got {cfg.metrics.num_samples}")
     device = pick_device(cfg.device)
     path = resolve_checkpoint(str(cfg.ckpt))
-    state = load_checkpoint(path, map_location="cpu")
+    state = load_checkpoint(path, map_location="cpu")  # read once: step, EMA presence and the generator
     has_ema, step = state.get("G_ema") is not None, int(state["step"])
-    del state
-    G, train_cfg = load_generator(path, device, prefer_ema=bool(cfg.ema))
+    G, train_cfg = generator_from_state(state, device, prefer_ema=bool(cfg.ema))
+    del state  # D and the optimizer states are not needed for the evaluation
     dataset = eval_dataset(cfg, train_cfg)
     spec = resolve_spec(dataset, cfg.metrics)
     if spec is None:
