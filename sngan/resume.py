@@ -178,5 +178,5 @@ def rewind_jsonl(path: str, step: int) -> None:
 
 
 def rewind_logs(run_dir: str, step: int) -> None:
-    for name in ("scalars.jsonl", "spectra.jsonl"):
+    for name in ("scalars.jsonl", "spectra.jsonl", "metrics.jsonl"):
         rewind_jsonl(os.path.join(run_dir, name), step)

@@ -119,8 +119,12 @@ def test_killed_run_logs_are_rewound_and_corrupt_newest_falls_back(tmp_path, ref
     train(cfg_for(run, "train.steps=4"))
     newest = ckpt_io.list_checkpoints(str(run))[0]
     open(newest, "r+b").truncate(1000)  # as if the disk lost the last write: resume from step 2
+    with open(run / "metrics.jsonl", "w") as f:  # evaluations the killed run made (metrics are off here)
+        f.writelines(json.dumps({"step": s, "metrics": {"metrics/IS": 1.0}}) + "\n" for s in (2, 4))
     train(cfg_for(run))
     assert logged_steps(run) == list(range(1, STEPS + 1))
+    with open(run / "metrics.jsonl") as f:
+        assert [json.loads(line)["step"] for line in f] == [2]  # step 4's record went with its checkpoint
     assert_same_training_state(final_state(run), reference)
 
 
