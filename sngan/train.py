@@ -15,7 +15,7 @@ from . import distributed, speed
 from . import toy2d
 from .hparams import log_hparams
 from .class_grids import write_class_grids
-from .config import pick_device, plain, prepare_run_dir, validate
+from .config import pick_device, plain, prepare_run_dir, sweep_job_index, validate
 from .data import BatchStream, _generator, load_images, to_float
 from .errors import TrainingInterrupted
 from .finite import check_finite
@@ -87,7 +87,7 @@ def train(cfg: DictConfig) -> dict:
     par = distributed.setup(cfg)  # under torchrun: this rank's share of each batch; rank 0 alone writes
     speed.set_threads(cfg)
     run_dir = par.shared_run_dir(cfg.run_dir, prepare_run_dir)
-    device = par.device(pick_device(cfg.device))
+    device = par.device(pick_device(cfg.device, None if par.active else sweep_job_index()))
     t = cfg.train
     metrics_hook = build_metric_hook(cfg, run_dir, device)  # refuses now if Inception weights are missing
 
@@ -144,7 +144,7 @@ def train(cfg: DictConfig) -> dict:
         if not par.is_writer:
             return
         if points:
-            return toy2d.snapshot(G, cfg, device, logger, run_dir, step)
+            return toy2d.snapshot(sampling_generator(G, ema), cfg, device, logger, run_dir, step)
         grid = sample_grid(sampling_generator(G, ema), fixed_z, fixed_y)
         save_image(grid, os.path.join(run_dir, "samples", f"step_{step:09d}.png"))
         logger.image(step, "samples/fixed_z", grid)
@@ -216,7 +216,7 @@ def train(cfg: DictConfig) -> dict:
                     f.write(json.dumps({"step": step, "norm": cfg.norm.name,
                                         "spectra": {k: v.tolist() for k, v in spectra.items()}}) + "\n")
             if points and (step % cfg.dataset.eval_every == 0 or step == t.steps):
-                last = {**last, **toy2d.evaluate(G, cfg, device)}
+                last = {**last, **toy2d.evaluate(sampling_generator(G, ema), cfg, device)}
                 logger.scalars(step, {k: v for k, v in last.items() if k.startswith("metrics/")})
             metric_values = metrics_hook(sampling_generator(G, ema), step, logger, "G_ema" if ema is not None else "G")
             logger.scalars(step, metric_values)  # IS/FID/KID every metrics.every steps; protocol in metrics.jsonl

@@ -109,3 +109,19 @@ def test_training_on_ring8_logs_2d_metrics_scatter_and_hparams(small_cfg, tmp_pa
     assert png.exists() and os.path.getsize(png) > 5000  # a real scatter plot, not an empty image
     assert set(final_metrics(str(run))) >= {"hparam/modes", "hparam/high_quality", "hparam/kl_modes"}
     assert len(json.loads(open(run / "spectra.jsonl").readline())["spectra"]) == 4  # four Linear layers in D
+
+
+def test_ring8_samples_and_metrics_come_from_the_ema_generator_when_on(small_cfg, monkeypatch):
+    import sngan.train as trainer
+
+    seen = []
+    real_evaluate, real_snapshot = toy2d.evaluate, toy2d.snapshot
+    monkeypatch.setattr(toy2d, "evaluate", lambda G, *a: seen.append(G) or real_evaluate(G, *a))
+    monkeypatch.setattr(toy2d, "snapshot", lambda G, *a: seen.append(G) or real_snapshot(G, *a))
+    built = {}
+    original = trainer.build_models
+    monkeypatch.setattr(trainer, "build_models", lambda cfg, dev: built.setdefault("GD", original(cfg, dev)))
+    train(small_cfg("dataset=ring8", "arch=mlp", "dataset.eval_every=2", "dataset.eval_samples=50",
+                    "ema.enabled=true", "ema.start=0"))
+    G = built["GD"][0]
+    assert len(seen) >= 2 and all(g is not G for g in seen)  # the average, never the raw G
