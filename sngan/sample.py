@@ -27,7 +27,8 @@ def generator_from_state(state: dict, device: torch.device, prefer_ema: bool = T
     G = apply_norm_g(build_generator(cfg), cfg)
     weights = state["G_ema"] if prefer_ema and state.get("G_ema") is not None else state["G"]
     G.load_state_dict(weights)
-    return fold_parametrizations(G).to(device).eval(), cfg
+    G.eval()  # fold with u, v as saved: in training mode reading the weight would iterate once more
+    return fold_parametrizations(G).to(device), cfg
 
 
 def sample(cfg) -> str:
