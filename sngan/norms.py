@@ -6,7 +6,7 @@ from torch import nn
 from torch.nn.utils import parametrizations, parametrize
 
 from .errors import ConfigError
-from .spectral import SpectralNorm, find_spectral_norm, spectral_norm
+from .spectral import SpectralNorm, find_spectral_norm, singular_values, spectral_norm
 
 # gp and ortho add a term to D's loss (sngan.penalties), ln and bn add layers to D (sngan.feature_norm):
 # they leave the weights as they are here.
@@ -78,6 +78,11 @@ def raw_weight(layer: nn.Module) -> torch.Tensor:
     return layer.weight
 
 
+def singular_values_of(layer: nn.Module) -> torch.Tensor:
+    """Singular values of the weight the layer computes with (reshaped to out x rest)."""
+    return singular_values(effective_weight(layer))
+
+
 def sigma_estimates(net: nn.Module) -> dict[str, float]:
     """Power-iteration estimate of sigma per SN layer, read without iterating."""
     out = {}
@@ -98,11 +103,4 @@ def fold_parametrizations(net: nn.Module) -> nn.Module:
 
 
 __all__ = ["NORMS", "apply_norm", "apply_norm_g", "clip_weights", "effective_weight", "raw_weight", "sigma_estimates",
-           "fold_parametrizations", "weighted_layers", "SpectralNorm"]
-
-
-def singular_values_of(layer: nn.Module) -> torch.Tensor:
-    """Singular values of the weight the layer computes with (reshaped to out x rest)."""
-    from .spectral import singular_values
-
-    return singular_values(effective_weight(layer))
+           "fold_parametrizations", "singular_values_of", "weighted_layers", "SpectralNorm"]

@@ -12,8 +12,11 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 
-def weight_matrix(weight: torch.Tensor) -> torch.Tensor:
-    """A conv weight (out, in, k, k) viewed as the paper's (out, in*k*k) matrix."""
+def weight_matrix(weight: torch.Tensor, dim: int = 0) -> torch.Tensor:
+    """A conv weight viewed as the paper's (out, in*k*k) matrix: its `dim` axis (the output channels:
+    0 for Conv2d and Linear, 1 for ConvTranspose2d, as torch's spectral_norm) becomes the rows."""
+    if dim:
+        weight = weight.transpose(0, dim)
     return weight.reshape(weight.shape[0], -1)
 
 
@@ -35,32 +38,28 @@ class SpectralNorm(nn.Module):
     """
 
     def __init__(self, weight: torch.Tensor, power_iters: int = 1, eps: float = 1e-12,
-                 scale: float = 1.0, bidirectional: bool = False):
+                 scale: float = 1.0, bidirectional: bool = False, dim: int = 0):
         super().__init__()
         if power_iters < 1:
             raise ValueError("power_iters must be >= 1")
         self.power_iters, self.eps, self.scale, self.bidirectional = power_iters, eps, scale, bidirectional
-        mat = weight_matrix(weight)
+        self.dim = dim
+        mat = weight_matrix(weight, dim)
         # u, v drawn from the global RNG (seeded by the trainer), then refined as torch does.
         u = F.normalize(mat.new_empty(mat.shape[0]).normal_(0, 1), dim=0, eps=eps).float()
         v = F.normalize(mat.new_empty(mat.shape[1]).normal_(0, 1), dim=0, eps=eps).float()
         self.register_buffer("_u", u)
         self.register_buffer("_v", v)
         if bidirectional and weight.dim() > 2:
-            mat_t = self._transposed_matrix(weight)
+            mat_t = weight_matrix(weight, 1 - dim)
             self.register_buffer("_u_t", F.normalize(mat_t.new_empty(mat_t.shape[0]).normal_(), dim=0, eps=eps).float())
             self.register_buffer("_v_t", F.normalize(mat_t.new_empty(mat_t.shape[1]).normal_(), dim=0, eps=eps).float())
         self._iterate(weight, 15)
 
-    @staticmethod
-    def _transposed_matrix(weight: torch.Tensor) -> torch.Tensor:
-        """The other reshape of a conv weight for BSSN: (in, out*k*k)."""
-        return weight.transpose(0, 1).reshape(weight.shape[1], -1)
-
     def _pairs(self, weight: torch.Tensor):
-        yield weight_matrix(weight), "_u", "_v"
-        if self.bidirectional and weight.dim() > 2:
-            yield self._transposed_matrix(weight), "_u_t", "_v_t"
+        yield weight_matrix(weight, self.dim), "_u", "_v"
+        if self.bidirectional and weight.dim() > 2:  # BSSN's other reshape: (in, out*k*k)
+            yield weight_matrix(weight, 1 - self.dim), "_u_t", "_v_t"
 
     @torch.no_grad()
     def _iterate(self, weight: torch.Tensor, n: int) -> None:
@@ -88,6 +87,7 @@ class SpectralNorm(nn.Module):
 
 def spectral_norm(module: nn.Module, name: str = "weight", **kwargs) -> nn.Module:
     """Register SpectralNorm on module.<name> (kwargs go to SpectralNorm)."""
+    kwargs.setdefault("dim", 1 if isinstance(module, nn.ConvTranspose2d) else 0)  # output channels first
     parametrize.register_parametrization(module, name, SpectralNorm(getattr(module, name), **kwargs))
     return module
 
