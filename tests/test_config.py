@@ -95,10 +95,26 @@ def test_setting_overrides_main_config_and_cli_overrides_setting():
     (["optim.lr=-1"], "optim.lr"), (["optim.beta2=1.5"], "beta"), (["optim.n_dis=0"], "n_dis"),
     (["batch_size=0"], "batch_size"), (["norm=wc", "norm.clip=-0.1"], "norm.clip"),
     (["norm=sn", "norm.power_iters=0"], "power_iters"),
+    (["norm=bssn", "norm.power_iters=0"], "power_iters"), (["norm=bssn", "norm.scale=-1"], "norm.scale"),
+    (["optim.lr=abc"], "optim.lr must be a number"), (["train.steps=many"], "train.steps must be a number"),
 ])
 def test_bad_values_are_refused_with_the_key_named(bad, fragment):
     with pytest.raises(ConfigError, match=fragment):
         validate(compose_train(bad))
+
+
+@pytest.mark.parametrize("arch, resolution", [("dcgan", 30), ("resnet", 40)])
+def test_unsupported_resolution_is_a_config_error(arch, resolution):
+    cfg = compose_train([f"arch={arch}", f"dataset.resolution={resolution}"])
+    with pytest.raises(ConfigError, match="dataset.resolution"):
+        build_models(cfg, torch.device("cpu"))
+
+
+def test_missing_gpu_index_is_a_config_error():
+    from sngan.config import pick_device
+
+    with pytest.raises(ConfigError, match="device"):
+        pick_device(f"cuda:{torch.cuda.device_count() + 3}")
 
 
 def test_sample_config_composes():

@@ -31,7 +31,24 @@ def _check_points_pairing(cfg) -> None:
                           f"(ring8, grid25) need arch=mlp, and arch=mlp needs one of them")
 
 
+def _sized(build, cfg):
+    """The architectures fit only some resolutions: say so as a config error naming the fix."""
+    try:
+        return build()
+    except ValueError as e:
+        raise ConfigError(f"arch={cfg.arch.name} cannot be built for dataset.resolution="
+                          f"{cfg.dataset.get('resolution')} ({e}): pass a resolution it supports, e.g. 32") from None
+
+
 def build_generator(cfg) -> nn.Module:
+    return _sized(lambda: _build_generator(cfg), cfg)
+
+
+def build_discriminator(cfg) -> nn.Module:
+    return _sized(lambda: _build_discriminator(cfg), cfg)
+
+
+def _build_generator(cfg) -> nn.Module:
     a, d = cfg.arch, cfg.dataset
     _check_points_pairing(cfg)
     if a.name == "mlp":
@@ -43,7 +60,7 @@ def build_generator(cfg) -> nn.Module:
     raise ConfigError(f"unknown arch '{a.name}': choose one of {', '.join(ARCHS)}")
 
 
-def build_discriminator(cfg) -> nn.Module:
+def _build_discriminator(cfg) -> nn.Module:
     a, d = cfg.arch, cfg.dataset
     _check_points_pairing(cfg)
     if a.name == "mlp":
