@@ -18,6 +18,7 @@ MASTER_ADDR/PORT in each process. Every rank then:
 from __future__ import annotations
 
 import atexit
+import datetime
 import os
 import sys
 from dataclasses import dataclass
@@ -44,7 +45,10 @@ def init_from_env() -> bool:
             backend = "cpu:gloo,cuda:nccl"  # gloo for small CPU messages (run folder, flags), NCCL for tensors
         else:
             backend = "gloo"
-        dist.init_process_group(backend=backend)
+        # rank 0 alone runs the metrics (minutes for 50k Inception samples) while the others wait in
+        # the next collective: allow that wait, well past the default 10 minutes
+        minutes = int(os.environ.get("SNGAN_DIST_TIMEOUT_MIN", "120"))
+        dist.init_process_group(backend=backend, timeout=datetime.timedelta(minutes=minutes))
         atexit.register(_destroy)
     return True
 
