@@ -57,7 +57,8 @@ def ema_state(ema: AveragedModel | None):
 
 
 def load_ema_state(ema: AveragedModel | None, state) -> None:
-    """Restore the average from a checkpoint's 'G_ema' (a run that turned EMA on later starts it from G)."""
+    """Restore the average from a checkpoint's 'G_ema' (one without it, possible only with resume_force=true
+    after turning EMA on, starts the average from G)."""
     if ema is not None and state is not None:
         ema.module.load_state_dict(state)
         ema.n_averaged.fill_(1)  # already averaging: the next update must not copy G over it
