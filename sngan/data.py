@@ -202,12 +202,19 @@ class BatchPlan:
         if self.batch_size > self.size:
             raise ConfigError(f"batch_size={self.batch_size} exceeds the dataset's {self.size} images: lower batch_size")
         self.per_epoch = self.size // self.batch_size
+        self._cached_epoch, self._cached_perm = None, None
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        # drawn once per epoch, not per batch: a randperm of ImageNet's 1.28M costs milliseconds
+        if self._cached_epoch != epoch:
+            self._cached_perm = torch.randperm(self.size, generator=_generator(self.seed, 1, epoch))
+            self._cached_epoch = epoch
+        return self._cached_perm
 
     def indices(self, k: int) -> torch.Tensor:
         epoch, pos = divmod(k, self.per_epoch)
-        perm = torch.randperm(self.size, generator=_generator(self.seed, 1, epoch))
-        batch = perm[pos * self.batch_size:(pos + 1) * self.batch_size]
-        return batch[self.rank::self.world]
+        batch = self._permutation(epoch)[pos * self.batch_size:(pos + 1) * self.batch_size]
+        return batch[self.rank::self.world].clone()  # a copy: whoever gets it cannot alter the cache
 
     def flips(self, k: int) -> torch.Tensor:
         """Horizontal-flip mask for this rank's part of batch k."""
