@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from .logger import read_scalars
+from .logger import last_values, read_scalars
 
 
 def run_hparams(cfg) -> dict:
@@ -20,10 +20,7 @@ def final_values(run_dir: str) -> dict[str, float]:
     path = os.path.join(run_dir, "scalars.jsonl")
     if not os.path.exists(path):
         return {}
-    last = {}
-    for row in read_scalars(path):
-        last[row["tag"]] = (row["step"], row["value"])
-    return {tag: value for tag, (step, value) in last.items()}
+    return {tag: value for tag, (_, value) in last_values(read_scalars(path)).items()}
 
 
 def final_metrics(run_dir: str) -> dict[str, float]:

@@ -44,11 +44,6 @@ class RunLogger:
         if self.enabled:
             self.writer.add_hparams(hparams, metrics, run_name=".")
 
-    def flush(self) -> None:
-        if self.enabled:
-            self.writer.flush()
-            self.jsonl.flush()
-
     def close(self) -> None:
         if self.enabled:
             self.writer.close()
@@ -66,3 +61,8 @@ def read_scalars(path: str) -> list[dict]:
             except json.JSONDecodeError:
                 continue
     return rows
+
+
+def last_values(rows: list[dict], prefix: str = "") -> dict[str, tuple[int, float]]:
+    """Last logged (step, value) of every tag starting with prefix, from read_scalars' records."""
+    return {r["tag"]: (r["step"], r["value"]) for r in rows if r["tag"].startswith(prefix)}
