@@ -40,7 +40,8 @@ def _settings(runs):
 
 
 def fig_metrics(runs, tags, out, group) -> str | None:
-    """Final value of each metric per setting, one line (mean, std bars) per norm."""
+    """Final value of each metric per setting, one line per norm; bars: the std over runs, or for a single
+    run the std it logged with the metric (metrics/IS_std, ...)."""
     if not tags:
         return None
     settings = _settings(runs)
@@ -50,11 +51,12 @@ def fig_metrics(runs, tags, out, group) -> str | None:
         for norm in _norms(runs):
             xs, ys, es = [], [], []
             for i, s in enumerate(settings):
-                vals = [r.final()[tag][1] for r in runs if r.norm == norm and r.setting == s and tag in r.final()]
+                vals = [r.final_with_std(tag) for r in runs if r.norm == norm and r.setting == s]
+                vals = [v for v in vals if v is not None]
                 if vals:
                     xs.append(i)
-                    ys.append(statistics.fmean(vals))
-                    es.append(statistics.stdev(vals) if len(vals) > 1 else 0.0)
+                    ys.append(statistics.fmean(v for v, _ in vals))
+                    es.append(statistics.stdev(v for v, _ in vals) if len(vals) > 1 else (vals[0][1] or 0.0))
             if xs:
                 ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=norm)
         ax.set_xticks(range(len(settings)), settings)

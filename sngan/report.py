@@ -14,11 +14,12 @@ import statistics
 from dataclasses import dataclass, field
 
 from .errors import UserError
-from .logger import read_scalars
+from .logger import last_values, read_scalars
 
 SETTING_ORDER = ["A", "B", "C", "D", "E", "F"]
 NORM_ORDER = ["none", "wc", "wn", "sn"]
 TIME_TAG = "time/sec_per_100_G_updates"
+STD_SUFFIX = "_std"  # metrics/IS_std is the spread of metrics/IS: shown as ± next to it, not on its own
 
 
 @dataclass
@@ -58,12 +59,16 @@ class Run:
         return list(dict.fromkeys(r["tag"][len(prefix):] for r in self.scalars if r["tag"].startswith(prefix)))
 
     def final(self) -> dict[str, tuple[int, float]]:
-        """Last (step, value) of every metrics/* tag."""
-        out = {}
-        for r in self.scalars:
-            if r["tag"].startswith("metrics/"):
-                out[r["tag"]] = (r["step"], r["value"])
-        return out
+        """Last (step, value) of every metrics/* tag (the *_std ones included)."""
+        return last_values(self.scalars, "metrics/")
+
+    def final_with_std(self, tag: str) -> tuple[float, float | None] | None:
+        """(last value of tag, last value of tag_std or None), or None when tag was never logged."""
+        final = self.final()
+        if tag not in final:
+            return None
+        std = final.get(tag + STD_SUFFIX)
+        return final[tag][1], (std[1] if std else None)
 
     def sec_per_100(self) -> float | None:
         """Mean seconds per 100 G updates, the first window (warm-up) left out when there are others."""
@@ -113,9 +118,7 @@ def _protocols(run_dir: str, config: dict, final: dict) -> dict[str, str]:
         if "protocol" not in rec:
             continue
         text = _protocol_text(rec["protocol"])
-        names = list(rec.get("metrics", {}) or {}) or [rec[k] for k in ("tag", "metric", "name") if k in rec]
-        for name in names or [t for t in final]:
-            tag = name if str(name).startswith("metrics/") else f"metrics/{name}"
+        for tag in rec.get("metrics") or {}:  # sngan.metrics.hook: {"step", "metrics": {tag: value}, "protocol"}
             out[tag] = text
     dataset = config.get("dataset", {}) if isinstance(config, dict) else {}
     for tag, (step, _) in final.items():
@@ -163,20 +166,30 @@ def setting_key(setting: str):
     return (SETTING_ORDER.index(setting), "") if setting in SETTING_ORDER else (len(SETTING_ORDER), setting)
 
 
-def metric_tags(runs: list[Run]) -> list[str]:
+def all_metric_tags(runs: list[Run]) -> list[str]:
     return sorted({tag for r in runs for tag in r.final()})
 
 
-def cell(values: list[float]) -> str:
-    if not values:
+def metric_tags(runs: list[Run]) -> list[str]:
+    """The metrics shown on their own: every tag but the *_std spread of another tag."""
+    tags = all_metric_tags(runs)
+    return [t for t in tags if not (t.endswith(STD_SUFFIX) and t[:-len(STD_SUFFIX)] in tags)]
+
+
+def cell(values: list) -> str:
+    """One run: its value (± its logged std when it has one); several: mean ± std over the runs (n)."""
+    entries = [v if isinstance(v, tuple) else (v, None) for v in values]
+    if not entries:
         return ""
-    if len(values) == 1:
-        return f"{values[0]:.4g}"
-    return f"{statistics.fmean(values):.4g} ± {statistics.stdev(values):.2g} (n={len(values)})"
+    if len(entries) == 1:
+        value, std = entries[0]
+        return f"{value:.4g}" if std is None else f"{value:.4g} ± {std:.2g}"
+    means = [v for v, _ in entries]
+    return f"{statistics.fmean(means):.4g} ± {statistics.stdev(means):.2g} (n={len(means)})"
 
 
 def pivot(runs: list[Run], value) -> tuple[list[str], list[str], dict]:
-    """norms x settings -> values of `value(run)` (None skipped)."""
+    """norms x settings -> values of `value(run)` (None skipped; a value or (value, std))."""
     norms = sorted({r.norm for r in runs}, key=norm_key)
     settings = sorted({r.setting for r in runs}, key=setting_key)
     table = {(n, s): [] for n in norms for s in settings}
@@ -222,15 +235,15 @@ def write_report(runs: list[Run], out: str, sources: list[str]) -> dict[str, lis
 
     os.makedirs(out, exist_ok=True)
     tags = metric_tags(runs)
-    header, rows = csv_rows(runs, tags)
+    header, rows = csv_rows(runs, all_metric_tags(runs))  # the CSV keeps the *_std columns as logged
     with open(os.path.join(out, "report.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=header)
         writer.writeheader()
         writer.writerows(rows)
 
     md = ["# sngan report", "", f"{len(runs)} runs from {', '.join(sources)}.", "",
-          "Final value of each metric (last logged) per norm x setting; cells with several runs show "
-          "mean ± std (n).", ""]
+          "Final value of each metric (last logged) per norm x setting, ± the std it was logged with "
+          "(metrics/IS_std, ...); cells with several runs show mean ± std over the runs (n).", ""]
     figures = {}
     for group in sorted({r.group for r in runs}):
         g_runs = [r for r in runs if r.group == group]
@@ -239,7 +252,7 @@ def write_report(runs: list[Run], out: str, sources: list[str]) -> dict[str, lis
         for tag in g_tags:
             protocols = sorted({r.protocols[tag] for r in g_runs if tag in r.protocols})
             md += [f"### {tag}", "", "Protocol: " + (" / ".join(protocols) or "unknown"), ""]
-            md += markdown_pivot(g_runs, lambda r, t=tag: r.final()[t][1] if t in r.final() else None) + [""]
+            md += markdown_pivot(g_runs, lambda r, t=tag: r.final_with_std(t)) + [""]
         if not g_tags:
             md += ["No metrics/* tags were logged by these runs (enable metrics in training).", ""]
         md += ["### seconds per 100 generator updates (first window left out as warm-up)", ""]
@@ -248,8 +261,9 @@ def write_report(runs: list[Run], out: str, sources: list[str]) -> dict[str, lis
         md += ["### Figures", ""] + [f"![{name}]({name})" for name in figures[group]] + [""]
     md += ["## Runs", "", "| " + " | ".join(CSV_BASE[1:] + tags) + " | run |",
            "|---" * (len(CSV_BASE) + len(tags)) + "|"]
-    for row in rows:
-        md.append("| " + " | ".join(str(row[k]) for k in CSV_BASE[1:] + tags) + f" | {row['run']} |")
+    for run, row in zip(runs, rows):
+        values = [cell([run.final_with_std(t)]) if run.final_with_std(t) else "" for t in tags]
+        md.append("| " + " | ".join([str(row[k]) for k in CSV_BASE[1:]] + values) + f" | {row['run']} |")
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     return figures

@@ -28,7 +28,7 @@ def fake_run(path, norm, setting, fid):
         for step, tag, value in rows:
             f.write(json.dumps({"step": step, "tag": tag, "value": value}) + "\n")
     (path / "spectra.jsonl").write_text(json.dumps({"step": 40, "norm": norm, "spectra": {"fc": [2.0, 1.0, 0.5]}}) + "\n")
-    (path / "metrics.jsonl").write_text(json.dumps({"step": 40, "metrics": {"FID": fid},
+    (path / "metrics.jsonl").write_text(json.dumps({"step": 40, "metrics": {"metrics/FID": fid},
                                                     "protocol": {"n_generated": 5000, "reference": "train"}}) + "\n")
 
 
@@ -45,6 +45,48 @@ def test_report_on_handmade_runs(tmp_path):
         ("none", "A", 50.0), ("sn", "A", 30.0), ("sn", "B", 31.0)]
     md = (tmp_path / "out" / "report.md").read_text()
     assert "| sn | 30 | 31 |" in md and "| none | 50 |  |" in md and "n_generated=5000" in md
+
+
+def add_scalars(path, rows):
+    with open(path / "scalars.jsonl", "a") as f:
+        for step, tag, value in rows:
+            f.write(json.dumps({"step": step, "tag": tag, "value": value}) + "\n")
+
+
+def test_std_tags_are_shown_as_spread_of_their_metric(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    from sngan.report import metric_tags, write_report
+
+    for i, (setting, is_mean, is_std) in enumerate([("A", 7.0, 0.5), ("B", 6.0, 0.25)]):
+        fake_run(tmp_path / "sweep" / str(i), "sn", setting, 30.0 + i)
+        add_scalars(tmp_path / "sweep" / str(i), [(20, "metrics/IS", 1.0), (20, "metrics/IS_std", 9.0),
+                                                  (40, "metrics/IS", is_mean), (40, "metrics/IS_std", is_std)])
+    fake_run(tmp_path / "sweep" / "2", "none", "A", 50.0)
+    add_scalars(tmp_path / "sweep" / "2", [(40, "metrics/orphan_std", 2.0)])  # no metrics/orphan: its own metric
+    runs = find_runs([str(tmp_path / "sweep")])
+    assert metric_tags(runs) == ["metrics/FID", "metrics/IS", "metrics/orphan_std"]
+
+    bars = []
+    original = matplotlib.axes.Axes.errorbar
+
+    def recording(ax, x, y, yerr=None, **kwargs):
+        bars.append((ax, kwargs.get("label"), list(x), list(y), list(yerr)))
+        return original(ax, x, y, yerr=yerr, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "errorbar", recording)
+    write_report(runs, str(tmp_path / "out"), ["sweep"])
+    bars = [(ax.get_title(), *rest) for ax, *rest in bars]  # titles are set after the lines are drawn
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "### metrics/IS\n" in md and "### metrics/IS_std" not in md
+    assert "| sn | 7 ± 0.5 | 6 ± 0.25 |" in md          # the last logged spread, next to the last mean
+    assert "| sn | 30 | 31 |" in md                     # FID logs no std: the value alone
+    # fig3: one panel per metric (none for IS_std), error bars = the logged std of the single run
+    is_bars = [(label, x, y, e) for title, label, x, y, e in bars if title.startswith("metrics/IS ")]
+    assert is_bars == [("sn", [0, 1], [7.0, 6.0], [0.5, 0.25])]
+    assert not any(title.startswith("metrics/IS_std") for title, *_ in bars)
+    rows = list(csv.DictReader(open(tmp_path / "out" / "report.csv")))
+    assert [r["metrics/IS_std"] for r in rows] == ["", "0.5", "0.25"]  # the CSV keeps the raw column
 
 
 def test_report_errors_name_the_fix(tmp_path):
