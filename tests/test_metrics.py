@@ -14,8 +14,17 @@ from torch import nn
 from conftest import compose_train
 from sngan.metrics import classifier, inception
 from sngan.metrics.compute import RGBReference, Uint8RGBGenerator, compute_metrics, resolve_spec
-from sngan.metrics.frechet import frechet_distance
 from sngan.models import build_generator
+
+
+def frechet_distance(features_1: torch.Tensor, features_2: torch.Tensor) -> float:
+    """FID on two (N, D) feature sets through the two torch-fidelity functions that calculate_metrics (and so
+    sngan.metrics.compute) runs on the extracted features: the numbers the product reports."""
+    from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
+
+    stats_1 = fid_features_to_statistics(features_1.detach().cpu().float())
+    stats_2 = fid_features_to_statistics(features_2.detach().cpu().float())
+    return float(fid_statistics_to_metric(stats_1, stats_2, verbose=False)[KEY_METRIC_FID])
 
 
 # ---- the Fréchet distance ---------------------------------------------------------------------
