@@ -3,6 +3,10 @@ step boundary and exits with sngan.errors.EXIT_INTERRUPTED (75). Rerunning the c
 
 Schedulers send SIGTERM (or SIGUSR1/SIGUSR2 as a pre-emption warning) before killing a job; Ctrl-C
 sends SIGINT. A second SIGINT or SIGTERM while the first is pending stops at once, the old way.
+
+A Python handler installed before ours (submitit's, under hydra-submitit-launcher: USR2 checkpoints
+the job and requeues it) is not swallowed: once the loop's checkpoint is written, chain_previous()
+hands it the caught signal, so it requeues a job that resumes from that checkpoint.
 """
 from __future__ import annotations
 
@@ -36,6 +40,17 @@ class StopRequest:
             for s in STOP_SIGNALS:
                 self._previous[s] = signal.signal(s, self._handle)
         return self
+
+    def chain_previous(self) -> None:
+        """Give the caught signal to the Python handler it would have reached without us (call it
+        after the checkpoint is written). It may exit, as submitit's does after a requeue."""
+        if self.signal is None:
+            return
+        signum = signal.Signals[self.signal]
+        handler = self._previous.get(signum)
+        self.uninstall()  # its handlers are back in place while it runs
+        if callable(handler) and handler is not signal.default_int_handler:  # that one would raise KeyboardInterrupt
+            handler(signum, None)
 
     def uninstall(self) -> None:
         for s, handler in self._previous.items():

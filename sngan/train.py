@@ -232,6 +232,7 @@ def train(cfg: DictConfig) -> dict:
             if par.any(stop.requested) and step < t.steps:  # every rank stops at the same step
                 if last_ckpt != ckpt_io.checkpoint_path(run_dir, step):
                     last_ckpt = save(step)
+                stop.chain_previous()  # e.g. submitit's preemption handler: requeue now the checkpoint exists
                 raise TrainingInterrupted(f"stopped by {stop.signal} after step {step}; checkpoint {last_ckpt} "
                                           f"written: rerun the same command to resume")
         if step >= t.steps:  # TB's HParams tab compares finished runs by their final metrics

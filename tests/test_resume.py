@@ -94,6 +94,24 @@ def test_signal_checkpoints_at_step_boundary(tmp_path, monkeypatch, sig):
     assert {s: signal.getsignal(s) for s in handlers} == handlers  # handlers given back
 
 
+def test_signal_handed_to_previous_handler_after_checkpoint(tmp_path, monkeypatch):
+    """A handler installed before training (submitit's preemption handler, which requeues the job)
+    still gets the signal, once the checkpoint it would resume from is on disk."""
+    run, calls = tmp_path / "run", []
+
+    def previous(signum, frame):  # records what a requeue would find on disk
+        calls.append((signum, [torch.load(p, weights_only=True)["step"] for p in ckpt_io.list_checkpoints(str(run))]))
+    old = signal.signal(signal.SIGUSR2, previous)
+    try:
+        send_signal_at(monkeypatch, signal.SIGUSR2, at_step=2)
+        with pytest.raises(TrainingInterrupted, match="stopped by SIGUSR2 after step 3"):
+            train(cfg_for(run))
+        assert calls == [(signal.SIGUSR2, [3, 2])]  # once, after the stop checkpoint was written
+        assert signal.getsignal(signal.SIGUSR2) is previous
+    finally:
+        signal.signal(signal.SIGUSR2, old)
+
+
 def test_resume_after_signal_neither_repeats_nor_skips(tmp_path, monkeypatch, reference):
     run = tmp_path / "run"
     send_signal_at(monkeypatch, signal.SIGTERM, at_step=2)
