@@ -65,6 +65,17 @@ def bench_one(arch, norm, dataset, steps, warmup, batch_size, device, setting, e
         return timed_sec_per_100(read_scalars(os.path.join(run_dir, "scalars.jsonl")), warmup), cfg
 
 
+def run_cell(row: dict, *bench_args):
+    """bench_one(*bench_args) -> (seconds per 100 G updates, config); on failure None, with the
+    reason in row['error']: a cell that cannot run (a norm that needs another loss, an option this
+    device lacks) becomes a row of the table instead of stopping the benchmark."""
+    try:
+        return bench_one(*bench_args)
+    except Exception as e:
+        row["error"] = str(e).splitlines()[0] if str(e) else type(e).__name__
+        return None
+
+
 def available_norms() -> list[str]:
     """Every norm in sngan.norms.NORMS that has a config preset, none first."""
     from importlib import resources
@@ -84,17 +95,14 @@ def run_bench(archs, norms, dataset, steps, warmup, batch_size, device, setting,
         base = None
         for norm in norms:
             row = {"arch": arch, "dataset": data, "norm": norm}
-            try:
-                row["sec_per_100_G_updates"], _ = bench_one(arch, norm, data, steps, warmup, batch_size, device,
-                                                            setting, extra)
-            except Exception as e:  # a norm that needs another loss, say: report it, go on with the rest
-                row["error"] = str(e).splitlines()[0] if str(e) else type(e).__name__
-                rows.append(row)
+            rows.append(row)
+            timed = run_cell(row, arch, norm, data, steps, warmup, batch_size, device, setting, extra)
+            if timed is None:
                 continue
+            row["sec_per_100_G_updates"] = timed[0]
             if norm == "none":
                 base = row["sec_per_100_G_updates"]
             row["ratio_to_none"] = row["sec_per_100_G_updates"] / base if base else None
-            rows.append(row)
     return rows
 
 

@@ -18,7 +18,7 @@ import tempfile
 
 import numpy as np
 
-from .bench import bench_one
+from .bench import run_cell
 from .errors import UserError
 
 # option -> the override that turns it on (the baseline has them all off, data_on_device on)
@@ -82,20 +82,18 @@ def run_throughput(pairs, options, steps, warmup, batch_size, device, extra) -> 
             base = None
             for name, overrides in variants:
                 row = {"arch": arch, "dataset": dataset, "data": source, "options": name}
-                try:
-                    sec, cfg = bench_one(arch, "sn", dataset, steps, warmup, batch_size, device, setting,
-                                         data_args + overrides + list(extra))
-                except Exception as e:  # an option this device lacks: report it and go on
-                    row["error"] = str(e).splitlines()[0] if str(e) else type(e).__name__
-                    rows.append(row)
+                rows.append(row)
+                timed = run_cell(row, arch, "sn", dataset, steps, warmup, batch_size, device, setting,
+                                 data_args + overrides + list(extra))
+                if timed is None:
                     continue
+                sec, cfg = timed
                 row["G_updates_per_s"] = 100.0 / sec
                 # real images D sees per second: n_dis fresh batches per G update (as composed, overrides included)
                 row["images_per_s"] = row["G_updates_per_s"] * batch_size * int(cfg.optim.n_dis)
                 if name == "baseline":
                     base = row["G_updates_per_s"]
                 row["speedup"] = row["G_updates_per_s"] / base if base else None
-                rows.append(row)
     return rows
 
 
