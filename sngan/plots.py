@@ -25,6 +25,15 @@ def _grid(n: int, max_cols: int = 3) -> tuple[int, int]:
     return (n + cols - 1) // cols, cols
 
 
+def _finish_panels(fig, axes, used: int, title: str, out: str, name: str) -> str:
+    """Blank the grid's unused panels, title the figure and save it."""
+    for ax in list(axes.flat)[used:]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, out, name)
+
+
 def _save(fig, out: str, name: str) -> str:
     fig.savefig(os.path.join(out, name), dpi=DPI, bbox_inches="tight")
     plt.close(fig)
@@ -65,11 +74,8 @@ def fig_metrics(runs, tags, out, group) -> str | None:
         ax.set_title(f"{tag} per setting")
         ax.grid(alpha=0.3)
         ax.legend(title="norm")
-    for ax in list(axes.flat)[len(tags):]:
-        ax.axis("off")
-    fig.suptitle(f"Final metrics per setting and norm ({group})")
-    fig.tight_layout()
-    return _save(fig, out, f"fig3_metrics_{group}.png")
+    return _finish_panels(fig, axes, len(tags), f"Final metrics per setting and norm ({group})",
+                          out, f"fig3_metrics_{group}.png")
 
 
 def fig_sigma(runs, out, group) -> str | None:
@@ -134,11 +140,8 @@ def fig_spectra(runs, out, group, setting) -> str | None:
         ax.set_ylim(0, 1.05)
         ax.grid(alpha=0.3)
         ax.legend(title="norm", fontsize=8)
-    for ax in list(axes.flat)[len(layers):]:
-        ax.axis("off")
-    fig.suptitle(f"Singular values of each D layer's weight at the end of training ({group}, setting {setting})")
-    fig.tight_layout()
-    return _save(fig, out, f"fig6_spectra_{group}_{setting}.png")
+    return _finish_panels(fig, axes, len(layers), f"Singular values of each D layer's weight at the end of "
+                          f"training ({group}, setting {setting})", out, f"fig6_spectra_{group}_{setting}.png")
 
 
 def fig_time(runs, out, group) -> str | None:
