@@ -28,12 +28,12 @@ commands:
 # command -> (module, function, config name). With a config name the function takes the composed
 # Hydra config; with None it takes the remaining argv (plain argparse commands such as `report`).
 COMMANDS = {
-    "train": ("sngan.train", "train", "train"),
-    "sample": ("sngan.sample", "sample", "sample"),
-    "eval": ("sngan.metrics.evaluate", "evaluate", "eval"),
-    "fetch": ("sngan.metrics.fetch", "fetch", None),
-    "report": ("sngan.report", "report", None),
-    "bench": ("sngan.bench", "bench", None),
+    "train": ("sngan.train.entry", "train", "train"),
+    "sample": ("sngan.commands.sample", "sample", "sample"),
+    "eval": ("sngan.commands.eval", "evaluate", "eval"),
+    "fetch": ("sngan.commands.fetch", "fetch", None),
+    "report": ("sngan.commands.report", "report", None),
+    "bench": ("sngan.commands.bench", "bench", None),
 }
 
 
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         if command == "train":
             check_output_dirs(rest)
-            from .distributed import shared_run_dir_args
+            from .train.parallel import shared_run_dir_args
 
             rest = shared_run_dir_args(rest)  # torchrun: one run folder for all ranks
         run_hydra(command, rest)

@@ -15,10 +15,6 @@ class DataError(UserError):
     """A dataset is missing or unreadable."""
 
 
-class OutputError(UserError):
-    """The run folder cannot be written."""
-
-
 # Exit codes of `sngan train`, besides 0 (done) and 2 (a UserError above: fix the input and rerun).
 EXIT_NONFINITE = 3      # a NaN/inf loss or gradient halted training before the optimizer step
 EXIT_INTERRUPTED = 75   # SIGTERM/SIGINT/SIGUSR1/SIGUSR2: checkpoint written, rerun the command to resume

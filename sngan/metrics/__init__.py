@@ -1,11 +1,7 @@
-"""IS, FID and KID through torch-fidelity: on Inception features, or on a small classifier trained on the
-dataset's own labels (digits, MNIST) so that the embedded default needs no download.
+"""Metrics, one registry entry each (registry.py), with its own schedule key metrics.every.<name>:
+sigma (D's sigma, Lipschitz and spectra diagnostics), modes (2-D mixtures), fidelity (IS/FID/KID through
+torch-fidelity on Inception or classifier features)."""
+from . import sigma, modes, fidelity  # noqa: F401,I001  (each registers its entry, in this order)
+from .registry import METRICS, MetricRunner, register_metric
 
-Every number comes with its protocol (N generated, reference split and size, feature extractor and the
-checksum of its weights); reference statistics are cached per (dataset, split, size, resolution,
-extractor, weights checksum) in the project's cache folder.
-"""
-from .compute import MetricSpec, compute_metrics, resolve_spec
-from .hook import build_metric_hook
-
-__all__ = ["MetricSpec", "build_metric_hook", "compute_metrics", "resolve_spec"]
+__all__ = ["METRICS", "MetricRunner", "register_metric"]

@@ -12,7 +12,8 @@ from torch import nn
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
-from ..data import _generator, load_images, to_float
+from ..data import streams
+from ..data.images import load_images, to_float
 from ..errors import ConfigError
 from .cache import cache_dir
 
@@ -59,7 +60,7 @@ def _splits(dataset_cfg, seed: int):
     check_classifier_dataset(dataset_cfg)
     if dataset_cfg.name == "digits":  # one set of 1,797 images: hold out a fixed share
         data = load_images(dataset_cfg)
-        perm = torch.randperm(len(data), generator=_generator(seed, 7))
+        perm = torch.randperm(len(data), generator=streams.generator(seed, streams.CLASSIFIER_HOLDOUT))
         n_test = int(len(data) * HOLDOUT)
         test, train = perm[:n_test], perm[n_test:]
         return data.images[train], data.labels[train], data.images[test], data.labels[test]
@@ -84,7 +85,7 @@ def train_classifier(dataset_cfg, seed: int, steps: int = TRAIN_STEPS, batch_siz
         net = DigitNet(x_tr.shape[1], num_classes)
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
-        g = _generator(seed, 8)
+        g = streams.generator(seed, streams.CLASSIFIER_BATCHES)
         net.train()
         for _ in range(steps):
             idx = torch.randint(len(x_tr), (batch_size,), generator=g)

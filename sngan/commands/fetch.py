@@ -1,0 +1,75 @@
+"""`sngan fetch`: on a machine with internet, download what training and metrics need later offline."""
+from __future__ import annotations
+
+import argparse
+import os
+
+from omegaconf import OmegaConf
+
+from ..errors import UserError
+from ..metrics import inception
+
+DOWNLOADABLE = ("mnist", "cifar10", "stl10")  # torchvision datasets; digits ship with scikit-learn
+
+
+def dataset_config(name: str, root: str | None):
+    from importlib.resources import files
+
+    cfg = OmegaConf.load(str(files("sngan.conf").joinpath("dataset", f"{name}.yaml")))
+    return OmegaConf.merge(cfg, {"download": True, **({"root": os.path.join(root, name)} if root else {})})
+
+
+def fetch_dataset(name: str, root: str | None) -> str:
+    from ..data.images import load_images
+
+    cfg = dataset_config(name, root)
+    for split in ("train", "test"):
+        try:
+            load_images(cfg, split)
+        except UserError:
+            raise
+        except Exception as e:  # URLError, HTTP errors, interrupted archives
+            raise UserError(f"cannot download {name} to {os.path.abspath(cfg.root)} ({type(e).__name__}: {e}): "
+                            f"check the internet connection, or copy the files there by hand") from None
+    return os.path.abspath(cfg.root)
+
+
+def fetch_inception(dest: str | None) -> str:
+    dest = dest or inception.hub_weights_path()
+    if os.path.isfile(dest):
+        return dest
+    try:
+        return inception.download(dest)
+    except Exception as e:
+        raise UserError(f"cannot download the Inception weights from {inception.WEIGHTS_URL} ({type(e).__name__}): "
+                        f"check the internet connection, or fetch that file elsewhere and pass "
+                        f"metrics.inception_weights=PATH") from None
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="sngan fetch", description=__doc__.split(":", 1)[1].strip())
+    p.add_argument("--datasets", default=",".join(DOWNLOADABLE),
+                   help=f"comma-separated, from {', '.join(DOWNLOADABLE)}; 'none' for none (default: all)")
+    p.add_argument("--root", default=None,
+                   help="parent folder for the datasets (default: each dataset's dataset.root, e.g. data/cifar10)")
+    p.add_argument("--no-inception", action="store_true", help="skip the Inception weights")
+    p.add_argument("--inception-dest", default=None,
+                   help=f"where to put the Inception weights (default: torch-fidelity's cache, "
+                        f"$TORCH_HOME/hub/checkpoints/{inception.WEIGHTS_FILE}, found without any option)")
+    return p.parse_args(argv)
+
+
+def fetch(argv: list[str]) -> None:
+    args = parse(argv)
+    names = [] if args.datasets == "none" else [n.strip() for n in args.datasets.split(",") if n.strip()]
+    unknown = [n for n in names if n not in DOWNLOADABLE]
+    if unknown:
+        raise UserError(f"cannot fetch {', '.join(unknown)}: choose from {', '.join(DOWNLOADABLE)} "
+                        f"(imagenet needs a manual download; digits ship with scikit-learn)")
+    for name in names:
+        print(f"{name}: {fetch_dataset(name, args.root)}")
+    if not args.no_inception:
+        path = fetch_inception(args.inception_dest)
+        hint = "" if args.inception_dest is None else f" (pass metrics.inception_weights={path} or set " \
+                                                      f"{inception.ENV_VAR}={path})"
+        print(f"inception: {path}{hint}")

@@ -1,0 +1,175 @@
+"""Image datasets as uint8: each yields (C, H, W) uint8 tensors at the configured resolution and a label.
+
+CIFAR-10, STL-10 and MNIST are read from their own file formats; ImageNet from an ImageFolder; the
+8x8 digits ship inside scikit-learn. Small datasets come back as one in-memory tensor (TensorImages).
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from ..errors import ConfigError, DataError
+
+DATASETS = ("digits", "mnist", "cifar10", "stl10", "imagenet")
+
+
+class TensorImages(Dataset):
+    """Images held as one uint8 tensor (N, C, H, W) with int64 labels (N,)."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor):
+        assert images.dtype == torch.uint8 and images.dim() == 4
+        self.images, self.labels = images, labels
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.images[i], int(self.labels[i])
+
+
+def _resize_uint8(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Antialiased bilinear resize of a uint8 batch, back to uint8."""
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    out = F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return out.round().clamp(0, 255).to(torch.uint8)
+
+
+def _resolve_root(cfg) -> str:
+    if cfg.root in (None, "", "???"):
+        raise DataError(f"dataset.root is not set for {cfg.name}: pass dataset.root=PATH")
+    return os.path.expanduser(str(cfg.root))
+
+
+def _missing(cfg, what: str) -> DataError:
+    fix = ("pass dataset.download=true (needs internet; or run `sngan fetch` on a machine that has it)"
+           if cfg.name != "imagenet" else "pass dataset.root=PATH to an ImageFolder (one folder per class)")
+    return DataError(f"{cfg.name} not found at {os.path.abspath(_resolve_root(cfg))} ({what}): {fix}, "
+                     f"or point dataset.root at a folder that holds it")
+
+
+def _digits(cfg, split):
+    from sklearn.datasets import load_digits  # the 8x8 digits ship inside scikit-learn
+
+    d = load_digits()
+    images = torch.from_numpy(d.images).float().mul(255.0 / 16.0).round().to(torch.uint8)[:, None]
+    labels = torch.from_numpy(d.target).long()
+    return images, labels
+
+
+def _mnist(cfg, split):
+    from torchvision.datasets import MNIST
+
+    _download(cfg, MNIST, train=True)
+    try:  # reads MNIST/raw/*-ubyte (the idx format)
+        ds = MNIST(_resolve_root(cfg), train=split == "train", download=False)
+    except RuntimeError:
+        raise _missing(cfg, "no MNIST/raw/*-ubyte files") from None
+    return F.pad(ds.data[:, None], (2, 2, 2, 2)), ds.targets.long()  # 28 -> 32 px, as is usual
+
+
+def _download(cfg, torchvision_cls, **kwargs) -> None:
+    """Fetch the archive with torchvision when asked (torchvision verifies its checksums)."""
+    if cfg.download:
+        try:
+            torchvision_cls(_resolve_root(cfg), download=True, **kwargs)
+        except Exception as e:  # no network, disk full, ...
+            raise DataError(f"downloading {cfg.name} to {_resolve_root(cfg)} failed ({e}): run `sngan fetch` "
+                            f"on a machine with internet, or point dataset.root at a copy") from None
+
+
+def _cifar10(cfg, split):
+    """CIFAR-10's python format: pickled batches of {'data': (N, 3072) uint8, 'labels': [...]}."""
+    import pickle
+
+    from torchvision.datasets import CIFAR10
+
+    _download(cfg, CIFAR10, train=True)
+    folder = os.path.join(_resolve_root(cfg), "cifar-10-batches-py")
+    names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+    images, labels = [], []
+    for name in names:
+        path = os.path.join(folder, name)
+        if not os.path.isfile(path):
+            raise _missing(cfg, f"no {os.path.join('cifar-10-batches-py', name)}")
+        with open(path, "rb") as f:
+            batch = pickle.load(f, encoding="latin1")
+        images.append(torch.as_tensor(batch["data"], dtype=torch.uint8).reshape(-1, 3, 32, 32))
+        labels.append(torch.as_tensor(batch["labels"], dtype=torch.long))
+    return torch.cat(images), torch.cat(labels)
+
+
+def _read_stl10_bin(path: str) -> torch.Tensor:
+    """STL-10's binary format: uint8 images of 3x96x96 stored column-major per channel."""
+    import numpy as np
+
+    raw = np.fromfile(path, dtype=np.uint8)
+    return torch.from_numpy(raw.reshape(-1, 3, 96, 96).transpose(0, 1, 3, 2).copy())
+
+
+def _stl10(cfg, split):
+    from torchvision.datasets import STL10
+
+    _download(cfg, STL10, split="train+unlabeled")
+    folder = os.path.join(_resolve_root(cfg), "stl10_binary")
+    parts = ["train", "unlabeled"] if split == "train" else [split]  # the paper trains on both
+    images = []
+    for part in parts:
+        path = os.path.join(folder, f"{part}_X.bin")
+        if not os.path.isfile(path):
+            raise _missing(cfg, f"no {os.path.join('stl10_binary', part + '_X.bin')}")
+        # resize per chunk: 105k images at once would need ~11 GB as float
+        images += [_resize_uint8(c, cfg.resolution) for c in _read_stl10_bin(path).split(4096)]
+    images = torch.cat(images)
+    return images, torch.zeros(len(images), dtype=torch.long)  # unlabeled: no classes
+
+
+class ImageFolderUint8(Dataset):
+    """An ImageFolder decoded to uint8, resized on the shorter side and center-cropped."""
+
+    def __init__(self, root: str, resolution: int):
+        from torchvision import datasets, transforms
+
+        tf = transforms.Compose([transforms.Resize(resolution), transforms.CenterCrop(resolution),
+                                 transforms.PILToTensor()])
+        try:
+            self.folder = datasets.ImageFolder(root, transform=tf)
+        except (FileNotFoundError, RuntimeError) as e:
+            raise DataError(f"no images under {os.path.abspath(root)} ({str(e).split(':')[0]}): pass dataset.root=PATH "
+                            f"to an ImageFolder (one sub-folder of images per class)") from None
+
+    def __len__(self):
+        return len(self.folder)
+
+    def __getitem__(self, i):
+        x, y = self.folder[i]
+        return x.expand(3, -1, -1) if x.shape[0] == 1 else x[:3], y
+
+
+LOADERS = {"digits": _digits, "mnist": _mnist, "cifar10": _cifar10, "stl10": _stl10}
+
+
+def load_images(cfg, split: str = "train") -> Dataset:
+    """The dataset of `cfg` (the dataset config group) as uint8 images at cfg.resolution."""
+    if cfg.name not in DATASETS:
+        raise ConfigError(f"unknown dataset '{cfg.name}': choose one of {', '.join(DATASETS)}")
+    if cfg.name == "imagenet":
+        return ImageFolderUint8(_resolve_root(cfg), cfg.resolution)
+    images, labels = LOADERS[cfg.name](cfg, split)
+    images = _resize_uint8(images, cfg.resolution)
+    if images.shape[1] != cfg.channels:
+        raise ConfigError(f"dataset.channels={cfg.channels} but {cfg.name} has {images.shape[1]}: fix dataset.channels")
+    return TensorImages(images, labels)
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1], the range of G's tanh output."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> uint8 [0, 255]."""
+    return images.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)

@@ -1,0 +1,73 @@
+"""The norm registry: one entry per `norm` option (conf/norm/<name>.yaml + one module here).
+
+An entry declares every way the option acts on D, so the training loop never tests a norm's name:
+- `reparametrize(layer)`: rewrite each weighted layer of D (SN, BSSN, WN);
+- `feature_layer(channels)`: a layer D puts after its convs (LN, BN), or None;
+- `penalty(...)`: terms added to D's loss, by log tag (GP, orthonormal);
+- `after_d_step(D)`: what runs after each D optimizer step (WC's clipping);
+- `separate_real_fake`: D must see real and fake in separate forwards (batch statistics);
+- `supports_compile`: False where torch.compile cannot run the option;
+- `validate()`: the option's own keys, checked before any work.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ...errors import ConfigError
+from .layers import weighted_layers
+
+NORMS: dict[str, type["Norm"]] = {}
+
+
+def register_norm(name: str) -> Callable[[type["Norm"]], type["Norm"]]:
+    def add(cls: type["Norm"]) -> type["Norm"]:
+        cls.name = name
+        NORMS[name] = cls
+        return cls
+    return add
+
+
+class Norm:
+    """A norm that does nothing; entries override what they use. `cfg` is the norm config group."""
+
+    name = ""
+    separate_real_fake = False
+    supports_compile = True
+    feature_layer: Callable[[int], nn.Module] | None = None  # channels -> layer after D's convs
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+
+    def validate(self) -> None:
+        """ConfigError naming the fix when this option's keys are out of range."""
+
+    def reparametrize(self, layer: nn.Module) -> None:
+        """Rewrite one weighted layer of D (in place)."""
+
+    def apply(self, D: nn.Module) -> nn.Module:
+        """Every weighted layer of D reparametrized (in place)."""
+        for layer in weighted_layers(D).values():
+            self.reparametrize(layer)
+        return D
+
+    def penalty(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor, y, *,
+                rng: Callable[[], torch.Generator], batch_size: int, shard) -> dict[str, torch.Tensor]:
+        """Weighted terms to add to D's loss, by log tag. rng() gives this D step's own random stream,
+        to draw for the global batch of `batch_size` rows; `shard` picks this rank's rows."""
+        return {}
+
+    def after_d_step(self, D: nn.Module) -> None:
+        """Runs after each D optimizer step."""
+
+
+def build_norm(norm_cfg) -> Norm:
+    """The registered entry for norm_cfg.name, validated."""
+    name = str(norm_cfg.name)
+    if name not in NORMS:
+        raise ConfigError(f"unknown norm '{name}': choose one of {', '.join(NORMS)}")
+    norm = NORMS[name](norm_cfg)
+    norm.validate()
+    return norm

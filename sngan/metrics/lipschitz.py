@@ -1,0 +1,87 @@
+"""The true Lipschitz constant (spectral norm) of each conv layer as the linear operator it applies.
+
+SN bounds the norm of the reshaped kernel, (out, in*k*k); the convolution itself, at the layer's
+input size with its stride and padding, can have a norm above or below that. Here it is found by
+power iteration on the operator, with conv2d and conv_transpose2d as the operator and its adjoint.
+Input sizes are recorded once by forward hooks (the first forward after watch_input_sizes). For
+linear layers the operator is the matrix, whose norm is the exact sigma.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..gan.norms import effective_weight, weighted_layers
+from ..gan.norms.spectral import exact_sigma
+
+CONVS = (nn.Conv2d, nn.ConvTranspose2d)
+
+
+def watch_input_sizes(net: nn.Module) -> nn.Module:
+    """Record each conv layer's input size (C, H, W) at its next forward, then drop the hook."""
+    for layer in net.modules():
+        if isinstance(layer, CONVS):
+            _record_once(layer)
+    return net
+
+
+def _record_once(layer: nn.Module) -> None:
+    def record(module, inputs, _output):
+        module._lipschitz_input_shape = tuple(inputs[0].shape[1:])
+        handle.remove()
+    handle = layer.register_forward_hook(record)
+
+
+def conv_operator(layer: nn.Module, weight: torch.Tensor, input_shape):
+    """(A, A^T) of the layer's convolution without bias, at input size input_shape = (C, H, W);
+    None where the padding is not plain zeros (string padding or a non-zero padding_mode)."""
+    if getattr(layer, "padding_mode", "zeros") != "zeros" or isinstance(layer.padding, str):
+        return None
+    s, p, d, g = layer.stride, layer.padding, layer.dilation, layer.groups
+    if isinstance(layer, nn.ConvTranspose2d):
+        op = layer.output_padding
+        return (lambda x: F.conv_transpose2d(x, weight, None, s, p, op, g, d),
+                lambda y: F.conv2d(y, weight, None, s, p, d, g))
+    h, w = input_shape[1:]
+    out_h, out_w = [(n + 2 * p[i] - d[i] * (weight.shape[2 + i] - 1) - 1) // s[i] + 1 for i, n in enumerate((h, w))]
+    # the adjoint must map back onto the full input size: output_padding restores rows the stride dropped
+    op = [n - ((o - 1) * s[i] - 2 * p[i] + d[i] * (weight.shape[2 + i] - 1) + 1)
+          for i, (n, o) in enumerate(((h, out_h), (w, out_w)))]
+    return (lambda x: F.conv2d(x, weight, None, s, p, d, g),
+            lambda y: F.conv_transpose2d(y, weight, None, s, p, tuple(op), g, d))
+
+
+@torch.no_grad()
+def conv_operator_norm(layer: nn.Module, input_shape, iters: int = 100, x0: torch.Tensor | None = None,
+                       dtype: torch.dtype = torch.float32, seed: int = 0):
+    """(largest singular value of the layer's convolution at input_shape, the converged input vector);
+    (None, None) where the operator is not supported. x0 warm-starts the iteration."""
+    weight = effective_weight(layer).detach().to(dtype)
+    ops = conv_operator(layer, weight, input_shape)
+    if ops is None:
+        return None, None
+    forward, adjoint = ops
+    if x0 is None or tuple(x0.shape[1:]) != tuple(input_shape):
+        x0 = torch.randn(1, *input_shape, generator=torch.Generator().manual_seed(seed))
+    x = x0.to(weight.device, dtype)
+    x = x / x.norm()
+    for _ in range(iters):
+        x = adjoint(forward(x))
+        x = x / x.norm().clamp_min(1e-30)
+    return forward(x).norm().item(), x
+
+
+def lipschitz_bounds(net: nn.Module, iters: int = 100, warm_iters: int = 20) -> dict[str, float]:
+    """Operator norm per conv layer whose input size was recorded (warm-started from the previous
+    report, so later reports need fewer iterations) and exact sigma per linear layer, by layer name."""
+    out = {}
+    for name, layer in weighted_layers(net).items():
+        if isinstance(layer, nn.Linear):
+            out[name] = exact_sigma(effective_weight(layer))
+        elif isinstance(layer, CONVS) and hasattr(layer, "_lipschitz_input_shape"):
+            x0 = getattr(layer, "_lipschitz_vector", None)
+            sigma, x = conv_operator_norm(layer, layer._lipschitz_input_shape, warm_iters if x0 is not None else iters, x0)
+            if sigma is not None:
+                out[name], layer._lipschitz_vector = sigma, x
+    return out

@@ -1,0 +1,69 @@
+"""The 2-D benchmark's metrics (dataset=ring8 or grid25) on N generated points, as VEEGAN and PacGAN
+define them:
+
+- a sample is *high quality* when it lies within 3 standard deviations (Euclidean distance <= 3 std)
+  of its nearest mode; `high_quality` is the share of such samples (0..1);
+- `modes` is the number of modes that received at least `min_count` high-quality samples
+  (VEEGAN: 1; PacGAN counts a mode as lost below a larger threshold: pass metrics.modes.min_count);
+- `kl_modes` is KL(p || uniform) = sum_k p_k log(K p_k), with p the histogram of the high-quality samples
+  over the K modes (natural log; 0 when every mode gets the same share, log K when one mode gets all).
+  With no high-quality sample at all p is undefined; we then report log K, the worst attainable value.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..data import streams
+from ..data.points import Mixture, mixture
+from .registry import Metric, MetricContext, register_metric
+
+
+def mode_metrics(samples: torch.Tensor, mix: Mixture, min_count: int = 1) -> dict[str, float]:
+    """modes covered, share of high-quality samples and KL(mode histogram || uniform); see the module doc."""
+    samples = samples.detach().float().cpu()
+    if samples.dim() != 2 or samples.shape[1] != 2:
+        raise ValueError(f"expected (N, 2) samples, got {tuple(samples.shape)}")
+    dist = torch.cdist(samples, mix.centers)
+    nearest_dist, nearest = dist.min(dim=1)
+    good = nearest_dist <= 3 * mix.std
+    counts = torch.bincount(nearest[good], minlength=mix.num_modes).double()
+    K = mix.num_modes
+    if counts.sum() > 0:
+        p = counts / counts.sum()
+        nz = p > 0
+        kl = float((p[nz] * (p[nz] * K).log()).sum())
+    else:
+        kl = math.log(K)
+    return {"metrics/modes": float((counts >= min_count).sum()),
+            "metrics/high_quality": float(good.double().mean()) if len(samples) else 0.0,
+            "metrics/kl_modes": kl}
+
+
+@torch.no_grad()
+def generate_points(G, seed: int, z_dim: int, device, n: int) -> torch.Tensor:
+    """n points from G on a fixed noise (streams.POINTS_EVAL): the same latents at every evaluation."""
+    z = torch.randn(n, z_dim, generator=streams.generator(seed, streams.POINTS_EVAL)).to(device)
+    was_training = G.training
+    G.eval()
+    points = G(z).float()
+    G.train(was_training)
+    return points
+
+
+@register_metric("modes")
+class ModeMetrics(Metric):
+    @staticmethod
+    def applies(cfg) -> bool:
+        return cfg.dataset.get("kind", "images") == "points"
+
+    def __init__(self, cfg, device):
+        super().__init__(cfg, device)
+        m = cfg.metrics.modes
+        self.mix, self.seed, self.z_dim = mixture(cfg.dataset.name), int(cfg.seed), int(cfg.z_dim)
+        self.num_samples, self.min_count = int(m.num_samples), int(m.min_count)
+
+    def __call__(self, ctx: MetricContext) -> dict[str, float]:
+        points = generate_points(ctx.G, self.seed, self.z_dim, self.device, self.num_samples)
+        return mode_metrics(points, self.mix, self.min_count)

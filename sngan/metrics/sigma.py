@@ -1,0 +1,44 @@
+"""Diagnostics of D's layers: SN's power-iteration sigma, the exact sigma of each weight, the Lipschitz
+constant of each conv as an operator, and singular-value spectra (the paper's Figs. 2 and 6, live).
+
+Tags: sigma/D/<layer> (SN's estimate), sigma_exact/D/<layer> (SVD of the trained weight),
+sigma_normalized/D/<layer> (SVD of the weight the layer computes with), lipschitz/D/<layer>;
+histograms spectrum/D/<layer>; every spectrum also goes to spectra.jsonl.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..gan.norms import raw_weight, sigma_estimates, singular_values_of, weighted_layers
+from ..gan.norms.spectral import exact_sigma
+from .lipschitz import lipschitz_bounds
+from .registry import Metric, MetricContext, register_metric
+
+
+def sigma_report(D) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+    """Per D layer: SN's power-iteration estimate, the exact sigma of the trained weight and of the
+    weight the layer computes with, and that weight's singular-value spectrum."""
+    scalars, spectra = {}, {}
+    for layer, est in sigma_estimates(D).items():
+        scalars[f"sigma/D/{layer}"] = est
+    for layer, module in weighted_layers(D).items():
+        scalars[f"sigma_exact/D/{layer}"] = exact_sigma(raw_weight(module))
+        spectra[layer] = singular_values_of(module)
+        scalars[f"sigma_normalized/D/{layer}"] = spectra[layer][0].item()
+    scalars.update({f"lipschitz/D/{layer}": v for layer, v in lipschitz_bounds(D).items()})
+    return scalars, spectra
+
+
+@register_metric("sigma")
+class SigmaDiagnostics(Metric):
+    def __init__(self, cfg, device):
+        super().__init__(cfg, device)
+        self.norm_name = str(cfg.norm.name)
+
+    def __call__(self, ctx: MetricContext) -> dict[str, float]:
+        scalars, spectra = sigma_report(ctx.D)
+        for layer, sv in spectra.items():
+            ctx.logger.histogram(ctx.step, f"spectrum/D/{layer}", sv)
+        ctx.run.append_jsonl(ctx.run.spectra, {"step": ctx.step, "norm": self.norm_name,
+                                               "spectra": {k: v.tolist() for k, v in spectra.items()}})
+        return scalars

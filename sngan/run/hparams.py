@@ -1,0 +1,37 @@
+"""A run's hyperparameters and final metrics for TensorBoard's HParams tab (compare sweep runs)."""
+from __future__ import annotations
+
+from .layout import RunFolder
+from .logger import last_values, read_scalars
+
+
+def run_hparams(cfg) -> dict:
+    """The knobs a sweep varies, as TB hparams (str, int or float values only)."""
+    o = cfg.optim
+    return {"setting": str(cfg.get("setting_name", "")), "norm": str(cfg.norm.name), "lr": float(o.lr),
+            "beta1": float(o.beta1), "beta2": float(o.beta2), "betas": f"({o.beta1}, {o.beta2})",
+            "n_dis": int(o.n_dis), "loss": str(cfg.loss.name), "arch": str(cfg.arch.name),
+            "dataset": str(cfg.dataset.name), "batch_size": int(cfg.batch_size), "seed": int(cfg.seed)}
+
+
+def final_values(run: RunFolder) -> dict[str, float]:
+    """Last logged value of every tag in the run's scalars.jsonl."""
+    return {tag: value for tag, (_, value) in last_values(read_scalars(run.scalars)).items()}
+
+
+def final_metrics(run: RunFolder) -> dict[str, float]:
+    """The final metrics/* values and losses, under hparam/<name> so the curves themselves stay untouched
+    (add_hparams writes each metric as a scalar of its own)."""
+    values = final_values(run)
+    out = {f"hparam/{tag.split('/', 1)[1]}": v for tag, v in values.items() if tag.startswith("metrics/")}
+    for tag in ("loss/D", "loss/G"):
+        if tag in values:
+            out[f"hparam/{tag.replace('/', '_')}"] = values[tag]
+    return out
+
+
+def log_hparams(logger, hparams: dict, run: RunFolder) -> None:
+    """Write the hparams record once a run ends (the metrics it shows are the run's final ones)."""
+    metrics = final_metrics(run)
+    if metrics:
+        logger.hparams(hparams, metrics)

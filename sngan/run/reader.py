@@ -1,0 +1,153 @@
+"""Finished run folders read back for `sngan report`: config, scalars, metrics with their protocols,
+and the last singular-value spectra. Checkpoints are read through the digest check."""
+from __future__ import annotations
+
+import os
+import statistics
+from dataclasses import dataclass, field
+
+from ..errors import UserError
+from .layout import RunFolder, list_checkpoints, read_jsonl
+from .logger import last_values
+
+SETTING_ORDER = ["A", "B", "C", "D", "E", "F"]
+NORM_ORDER = ["none", "wc", "wn", "sn"]
+TIME_TAG = "time/sec_per_100_G_updates"
+STD_SUFFIX = "_std"  # metrics/IS_std is the spread of metrics/IS: shown as ± next to it, not on its own
+
+
+@dataclass
+class Run:
+    path: str
+    config: dict
+    scalars: list[dict]
+    spectra: dict | None = None          # the last record of spectra.jsonl
+    protocols: dict = field(default_factory=dict)  # metric tag -> protocol text
+
+    def _get(self, *keys, default=""):
+        node = self.config
+        for k in keys:
+            if not isinstance(node, dict) or k not in node:
+                return default
+            node = node[k]
+        return node
+
+    @property
+    def norm(self) -> str:
+        return str(self._get("norm", "name"))
+
+    @property
+    def setting(self) -> str:
+        return str(self._get("setting_name"))
+
+    @property
+    def group(self) -> str:
+        """Runs comparable in one table: same dataset, arch and loss."""
+        return "-".join(str(self._get(k, "name")) for k in ("dataset", "arch", "loss"))
+
+    def series(self, tag: str) -> list[tuple[int, float]]:
+        return [(r["step"], r["value"]) for r in self.scalars if r["tag"] == tag]
+
+    def series_tags(self, prefix: str) -> list[str]:
+        """The names after `prefix` of the tags that start with it, in first-logged order."""
+        return list(dict.fromkeys(r["tag"][len(prefix):] for r in self.scalars if r["tag"].startswith(prefix)))
+
+    def final(self) -> dict[str, tuple[int, float]]:
+        """Last (step, value) of every metrics/* tag (the *_std ones included)."""
+        return last_values(self.scalars, "metrics/")
+
+    def final_with_std(self, tag: str) -> tuple[float, float | None] | None:
+        """(last value of tag, last value of tag_std or None), or None when tag was never logged."""
+        final = self.final()
+        if tag not in final:
+            return None
+        std = final.get(tag + STD_SUFFIX)
+        return final[tag][1], (std[1] if std else None)
+
+    def sec_per_100(self) -> float | None:
+        """Mean seconds per 100 G updates, the first window (warm-up) left out when there are others."""
+        values = [v for _, v in self.series(TIME_TAG)]
+        values = values[1:] if len(values) > 1 else values
+        return statistics.fmean(values) if values else None
+
+    def last_step(self) -> int:
+        return max((r["step"] for r in self.scalars), default=0)
+
+
+def _load_config(run: RunFolder) -> dict | None:
+    if os.path.exists(run.hydra_config):
+        from omegaconf import OmegaConf
+
+        # unresolved: run_dir refers to ${hydra:...}, which only resolves inside a Hydra run
+        return OmegaConf.to_container(OmegaConf.load(run.hydra_config), resolve=False)
+    from .checkpoints import CheckpointError, load_checkpoint
+
+    for path in list_checkpoints(run.root):
+        try:
+            return load_checkpoint(path)["config"]
+        except CheckpointError:  # a torn or corrupt checkpoint: try the older one
+            continue
+    return None
+
+
+def _protocol_text(protocol) -> str:
+    if isinstance(protocol, dict):
+        return "; ".join(f"{k}={v}" for k, v in protocol.items())
+    return str(protocol)
+
+
+def _protocols(run: RunFolder, config: dict, final: dict) -> dict[str, str]:
+    """Per metric tag, how its number was made: metrics.jsonl's protocol records where there are any,
+    the 2-D benchmark's definition for its metrics, else the tag and step it was read from."""
+    out = {}
+    for rec in read_jsonl(run.metrics):
+        if "protocol" not in rec:
+            continue
+        text = _protocol_text(rec["protocol"])
+        for tag in rec.get("metrics") or {}:  # sngan.metrics.fidelity: {"step", "metrics": {tag: value}, "protocol"}
+            out[tag] = text
+    dataset = config.get("dataset", {}) if isinstance(config, dict) else {}
+    modes = ((config.get("metrics") or {}).get("modes") or {}) if isinstance(config, dict) else {}
+    for tag, (step, _) in final.items():
+        if tag in out:
+            continue
+        if dataset.get("kind") == "points" and tag in ("metrics/modes", "metrics/high_quality", "metrics/kl_modes"):
+            out[tag] = (f"2-D {dataset.get('name')}: {modes.get('num_samples', 2500)} generated points, "
+                        f"high quality = within 3 std of the nearest mode, mode covered with >= "
+                        f"{modes.get('min_count', 1)} such points (step {step})")
+        else:
+            out[tag] = f"scalars.jsonl tag {tag} at step {step} (no protocol record)"
+    return out
+
+
+def find_runs(dirs: list[str]) -> list[Run]:
+    """Every run folder under the given folders, sorted by (group, norm, setting, path)."""
+    runs = []
+    for top in dirs:
+        if not os.path.isdir(top):
+            raise UserError(f"{top} is not a folder: pass a run folder or a `sngan train -m` sweep folder")
+        for root, subdirs, files in os.walk(top):
+            subdirs[:] = sorted(d for d in subdirs if d not in ("tb", "checkpoints", "samples", ".hydra"))
+            if "scalars.jsonl" not in files:
+                continue
+            folder = RunFolder(root)
+            config = _load_config(folder)
+            if config is None:
+                raise UserError(f"{root} has scalars.jsonl but no .hydra/config.yaml or checkpoint: "
+                                f"cannot tell its norm and setting; remove it or restore its config")
+            spectra = read_jsonl(folder.spectra)
+            run = Run(root, config, read_jsonl(folder.scalars), spectra[-1] if spectra else None)
+            run.protocols = _protocols(folder, config, run.final())
+            runs.append(run)
+    if not runs:
+        raise UserError(f"no run folders (with scalars.jsonl) under {', '.join(dirs)}: "
+                        f"pass the folder `sngan train` or `sngan train -m` wrote")
+    return sorted(runs, key=lambda r: (r.group, norm_key(r.norm), setting_key(r.setting), r.path))
+
+
+def norm_key(norm: str):
+    return (NORM_ORDER.index(norm), "") if norm in NORM_ORDER else (len(NORM_ORDER), norm)
+
+
+def setting_key(setting: str):
+    return (SETTING_ORDER.index(setting), "") if setting in SETTING_ORDER else (len(SETTING_ORDER), setting)

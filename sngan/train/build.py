@@ -1,0 +1,40 @@
+"""Everything the loop trains, built from the config's values: G and D, their optimizers, the data stream."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..data.batches import BatchStream
+from ..data.images import load_images
+from ..data.points import PointStream
+from ..gan.archs import ModelShape, build_discriminator, build_generator
+from ..gan.norms import Norm, apply_norm_g
+from ..metrics.lipschitz import watch_input_sizes
+from .options import OptimOptions
+
+
+def build_models(arch_cfg, shape: ModelShape, norm: Norm, norm_g: str, seed: int,
+                 device: torch.device) -> tuple[nn.Module, nn.Module]:
+    """G and D with D's normalization applied; seeded so init and SN's u vectors repeat."""
+    torch.manual_seed(seed)
+    G = apply_norm_g(build_generator(arch_cfg, shape), norm_g).to(device)
+    D = build_discriminator(arch_cfg, shape, norm.feature_layer)
+    D = watch_input_sizes(norm.apply(D).to(device))
+    return G, D
+
+
+def build_optimizers(optim: OptimOptions, G: nn.Module, D: nn.Module):
+    betas = (optim.beta1, optim.beta2)
+    return (torch.optim.Adam(G.parameters(), lr=optim.lr, betas=betas),
+            torch.optim.Adam(D.parameters(), lr=optim.lr, betas=betas))
+
+
+def build_stream(dataset_cfg, batch_size: int, seed: int, device: torch.device, start: int, par,
+                 num_workers: int, data_on_device: bool):
+    """The endless stream of real batches (2-D points or images), positioned at batch `start`, this rank's
+    share of each global batch under torchrun."""
+    if dataset_cfg.get("kind", "images") == "points":
+        return par.shard_stream(PointStream(dataset_cfg, batch_size, seed, device, start=start))
+    return BatchStream(load_images(dataset_cfg), batch_size, seed, bool(dataset_cfg.hflip), device,
+                       num_workers=num_workers, start=start, rank=par.rank, world=par.world,
+                       on_device=data_on_device, in_memory=bool(dataset_cfg.get("in_memory", True)))

@@ -1,0 +1,87 @@
+"""`sngan train`: map the composed config onto the training loop's explicit arguments, then run it.
+
+The one place that reads the whole config: everything below takes the values it uses.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from omegaconf import DictConfig
+
+from ..device import pick_device, sweep_job_index
+from ..errors import ConfigError
+from ..gan.archs import model_shape
+from ..gan.ema import build_ema, load_ema_state
+from ..gan.generate import Latents
+from ..gan.losses import build_loss
+from ..gan.norms import build_norm
+from ..metrics import MetricRunner
+from ..run.hparams import run_hparams
+from ..run.layout import RunFolder
+from ..run.logger import RunLogger
+from . import parallel, resume, speed
+from .build import build_models, build_optimizers, build_stream
+from .loop import Start, training_loop
+from .options import OptimOptions, Schedule, plain, validate
+from .snapshots import Snapshots
+
+
+def train(cfg: DictConfig) -> dict:
+    """Train G and D as cfg says; returns the last logged scalars."""
+    validate(cfg)
+    norm, loss, shape = build_norm(cfg.norm), build_loss(str(cfg.loss.name)), model_shape(cfg)
+    schedule, optim = Schedule.from_config(cfg.train), OptimOptions.from_config(cfg.optim)
+    speed_options = speed.SpeedOptions.from_config(cfg.get("speed"))
+    if speed_options.compile and not norm.supports_compile:
+        raise ConfigError(f"norm={norm.name} differentiates D's input gradient (double backward), which torch.compile "
+                          f"does not support: pass speed.compile=false")
+    seed, batch_size = int(cfg.seed), int(cfg.batch_size)
+    par = parallel.setup(batch_size)  # under torchrun: this rank's share of each batch; rank 0 alone writes
+    speed.set_threads(speed_options.threads)
+    run = RunFolder(par.shared_run_dir(cfg.run_dir, lambda d: RunFolder(d).prepare().root))
+    device = par.device(pick_device(cfg.device, None if par.active else sweep_job_index()))
+    metrics = MetricRunner(cfg, device, schedule.steps, writer=par.is_writer)  # refuses now if Inception weights are missing
+
+    # ---- models, optimizers -------------------------------------------------------------------------
+    G, D = build_models(cfg.arch, shape, norm, str(cfg.get("norm_g", "none") or "none"), seed, device)
+    opt_G, opt_D = build_optimizers(optim, G, D)
+    e = cfg.get("ema") or {}
+    ema = build_ema(G, bool(e.get("enabled", False)), e.get("decay", 0.9999), e.get("start", 0))
+    G, D = speed.apply_speed(speed_options, G, D, images=not shape.points, world=par.world)  # after the EMA copy
+    G_train, D_train = par.wrap(G), par.wrap(D)  # DistributedDataParallel under torchrun, else G and D
+    latents = Latents(seed, shape.z_dim, shape.num_classes)
+    fixed_z = latents.noise(int(cfg.train.n_samples), device, -1)
+    start = Start()
+
+    # ---- resume: the run folder's newest readable checkpoint, else resume=PATH (see resume.py) -------
+    state, last_ckpt = resume.load_resume_state(run.root, cfg.get("resume"), map_location=device)
+    if state is not None:
+        resume.check_config(state["config"], plain(cfg), last_ckpt, force=bool(cfg.get("resume_force", False)))
+        resume.restore(state, {"G": G, "D": D, "opt_G": opt_G, "opt_D": opt_D})
+        load_ema_state(ema, state.get("G_ema"))
+        start = Start(state["step"], state["data_position"], state["rng"], last_ckpt)
+        fixed_z = state["fixed_z"].to(device)
+        print(f"resumed from {last_ckpt} at step {start.step}")
+        if start.step >= schedule.steps:
+            print(f"run in {run.root} already finished ({start.step} steps); nothing to do")
+            return {}
+
+    # ---- data, logs -----------------------------------------------------------------------------------
+    stream = build_stream(cfg.dataset, batch_size, seed, device, start.data_position, par,
+                          int(cfg.train.num_workers), speed_options.data_on_device)
+    os.makedirs(run.samples, exist_ok=True)
+    if par.is_writer:
+        run.rewind(start.step)  # a killed run may have logged past its last checkpoint
+    logger = RunLogger(run, enabled=par.is_writer, purge_step=start.step + 1)
+    logger.text("config", "```\n" + json.dumps(plain(cfg), indent=2) + "\n```")
+    snapshot = Snapshots(run, logger, latents, fixed_z, device,
+                         points_dataset=str(cfg.dataset.name) if shape.points else None,
+                         points_num=int(cfg.metrics.modes.num_samples), class_grid_limit=int(cfg.train.get("class_grids", 10)))
+
+    return training_loop(
+        run=run, logger=logger, G=G, D=D, G_train=G_train, D_train=D_train, opt_G=opt_G, opt_D=opt_D, ema=ema,
+        stream=stream, latents=latents, loss=loss, norm=norm, n_dis=optim.n_dis, batch_size=batch_size,
+        schedule=schedule, metrics=metrics, snapshot=snapshot, par=par,
+        checkpoint_extra={"fixed_z": fixed_z.cpu(), "config": plain(cfg)}, hparams=run_hparams(cfg),
+        start=start, device=device)

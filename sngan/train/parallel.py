@@ -1,0 +1,215 @@
+"""Data-parallel training under torchrun: one process per device, one run folder, rank 0 writes.
+
+`torchrun --nproc_per_node=N $(which sngan) train ...` sets RANK, WORLD_SIZE, LOCAL_RANK and
+MASTER_ADDR/PORT in each process. Every rank then:
+- joins one process group (gloo for CPU tensors, NCCL for CUDA tensors);
+- uses the run folder rank 0 chose (the CLI broadcasts it before Hydra composes, see
+  `shared_run_dir_args`; `setup` checks it again), and only rank 0 writes into it;
+- takes rows rank::world of every global batch (real images via BatchPlan, noise via `shard`), so the
+  global batch equals the single-process batch_size;
+- trains through DistributedDataParallel wrappers (`wrap`), which all-reduce gradients during
+  backward: D's wrapper in the D step, G's in the G step. G's loss calls the plain D, so that pass
+  syncs nothing for D (its gradients there are zeroed before D's next step anyway);
+- keeps the plain modules for everything else (state dicts, EMA, samples, sigma reports), so layer
+  names in checkpoints and TB tags carry no 'module.' prefix;
+- copies rank 0's buffers (BN running statistics; SN's u/v agree anyway) to all ranks after each G
+  step, so every rank holds the same state at every step boundary (`broadcast_buffers`).
+"""
+from __future__ import annotations
+
+import atexit
+import datetime
+import os
+import sys
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from ..errors import ConfigError
+
+
+def launched_by_torchrun() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def init_from_env() -> bool:
+    """Join the process group torchrun describes (once); False when not under torchrun."""
+    if not launched_by_torchrun():
+        return False
+    if not dist.is_initialized():
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if torch.cuda.is_available():
+            torch.cuda.set_device(local_rank % torch.cuda.device_count())
+            backend = "cpu:gloo,cuda:nccl"  # gloo for small CPU messages (run folder, flags), NCCL for tensors
+        else:
+            backend = "gloo"
+        # rank 0 alone runs the metrics (minutes for 50k Inception samples) while the others wait in
+        # the next collective: allow that wait, well past the default 10 minutes
+        minutes = int(os.environ.get("SNGAN_DIST_TIMEOUT_MIN", "120"))
+        dist.init_process_group(backend=backend, timeout=datetime.timedelta(minutes=minutes))
+        atexit.register(_destroy)
+    return True
+
+
+def _destroy() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def _quote(value: str) -> str:
+    """A Hydra override value that survives any path characters."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def shared_run_dir_args(argv: list[str]) -> list[str]:
+    """Under torchrun: `argv` plus hydra.run.dir=<rank 0's folder>, so every rank's Hydra composes the
+    same run folder (each would otherwise stamp its own time); only rank 0 writes .hydra/."""
+    if not launched_by_torchrun():
+        return argv
+    if "-m" in argv or "--multirun" in argv:
+        print("sngan train: error: sweeps (-m) cannot run under torchrun: launch one torchrun per sweep "
+              "point, or sweep with hydra/launcher=slurm", file=sys.stderr)
+        sys.exit(2)
+    init_from_env()
+    chosen = [None]
+    if dist.get_rank() == 0:
+        chosen[0] = _run_dir_of(argv)
+    dist.broadcast_object_list(chosen, src=0, device=torch.device("cpu"))
+    extra = [f"hydra.run.dir={_quote(chosen[0])}"]
+    if dist.get_rank() != 0:
+        extra.append("hydra.output_subdir=null")  # rank 0 alone writes .hydra/config.yaml
+    return [a for a in argv if not a.startswith("hydra.run.dir=")] + extra
+
+
+def _run_dir_of(argv: list[str]) -> str:
+    """The run folder the `train` config resolves to with these overrides (rank 0's clock)."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    with initialize_config_module("sngan.conf", version_base="1.3"):
+        cfg = compose("train", overrides=[a for a in argv if not a.startswith("-")], return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)  # lets ${hydra:...} interpolations resolve
+    return os.path.abspath(str(OmegaConf.select(cfg, "hydra.run.dir")))
+
+
+@dataclass
+class Parallel:
+    """This process's place in the run: rank, world size, whether it writes."""
+
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def is_writer(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+    def device(self, device: torch.device) -> torch.device:
+        """One GPU per process: cuda -> cuda:LOCAL_RANK under torchrun."""
+        if self.active and device.type == "cuda" and device.index is None:
+            return torch.device("cuda", torch.cuda.current_device())
+        return device
+
+    def shared_run_dir(self, run_dir: str, prepare) -> str:
+        """Rank 0's run folder on every rank; rank 0 alone creates and probes it."""
+        if not self.active:
+            return prepare(run_dir)
+        chosen = [os.path.abspath(run_dir)]
+        dist.broadcast_object_list(chosen, src=0, device=torch.device("cpu"))
+        if self.is_writer:
+            prepare(chosen[0])
+        self.barrier()
+        return chosen[0]
+
+    def check_batch(self, batch_size: int) -> None:
+        if batch_size % self.world:
+            raise ConfigError(f"batch_size={batch_size} does not split over {self.world} processes: "
+                              f"pass a batch_size divisible by {self.world}")
+
+    def shard(self, batch: torch.Tensor | None) -> torch.Tensor | None:
+        """This rank's rows of a global batch (rows rank, rank+world, ..., as BatchPlan splits data)."""
+        return batch if batch is None or not self.active else batch[self.rank::self.world]
+
+    def shard_stream(self, stream):
+        return ShardedStream(stream, self) if self.active else stream
+
+    def barrier(self) -> None:
+        if self.active:
+            dist.barrier()
+
+    def wrap(self, module: nn.Module) -> nn.Module:
+        """module inside DistributedDataParallel (which also copies rank 0's parameters and buffers
+        to every rank now); the module itself when not distributed."""
+        if not self.active:
+            return module
+        from torch.nn.parallel import DistributedDataParallel
+
+        device = next(module.parameters()).device
+        return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None,
+                                       broadcast_buffers=True)
+
+    def broadcast_buffers(self, *modules: nn.Module) -> None:
+        """Rank 0's buffers on every rank (BN running statistics; SN's u/v agree anyway)."""
+        if not self.active:
+            return
+        _coalesced([b for m in modules for b in m.buffers()], lambda flat: dist.broadcast(flat, src=0))
+
+    def average_scalars(self, values: dict[str, float]) -> dict[str, float]:
+        """Logged values averaged over ranks (each rank's loss is its shard's mean)."""
+        if not self.active or not values:
+            return values
+        keys = sorted(values)
+        t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64)
+        dist.all_reduce(t.div_(self.world))
+        return dict(zip(keys, t.tolist()))
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank when it is true on any (a stop signal may reach one rank first)."""
+        if not self.active:
+            return flag
+        t = torch.tensor([1 if flag else 0])
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
+
+
+def _coalesced(tensors: list[torch.Tensor], collective) -> None:
+    """Run `collective` on one flat buffer per (device, dtype) and copy the result back."""
+    groups: dict = {}
+    for t in tensors:
+        groups.setdefault((t.device, t.dtype), []).append(t)
+    for group in groups.values():
+        flat = torch.cat([t.reshape(-1) for t in group])
+        collective(flat)
+        offset = 0
+        for t in group:
+            t.copy_(flat[offset:offset + t.numel()].view_as(t))
+            offset += t.numel()
+
+
+def setup(batch_size: int) -> Parallel:
+    """This process's Parallel: joins torchrun's process group when there is one."""
+    if not (init_from_env() or (dist.is_available() and dist.is_initialized())):
+        return Parallel()
+    par = Parallel(dist.get_rank(), dist.get_world_size())
+    par.check_batch(int(batch_size))
+    return par
+
+
+class ShardedStream:
+    """This rank's rows of each global batch of a stream that yields whole batches (2-D points)."""
+
+    def __init__(self, stream, par: Parallel):
+        self.stream, self.par = stream, par
+
+    @property
+    def position(self) -> int:
+        return self.stream.position
+
+    def next(self):
+        return tuple(self.par.shard(t) for t in self.stream.next())

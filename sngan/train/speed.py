@@ -1,0 +1,153 @@
+"""Speed options (the `speed:` config section), each off or on: applied to G and D once they are built.
+
+- bf16: G's and D's forwards run under bf16 autocast and return fp32; SN's power iteration and sigma
+  stay fp32 (sngan.spectral disables autocast there), losses are computed in fp32 from fp32 logits.
+- compile: torch.compile each model in place (nn.Module.compile), so state_dict keys, TB tags and
+  checkpoints keep their names. The first steps pay the compile time (minutes on a CPU). true uses
+  torch's default backend (inductor); a string names another (aot_eager: traced, not code-generated).
+- channels_last: NHWC weights and image inputs (faster convolutions on tensor-core GPUs).
+- tf32: TF32 matmuls and convolutions on Ampere+ GPUs; no effect on the CPU.
+- sync_bn: under torchrun, G's (and with norm=bn D's) batch norms use the statistics of the global batch (as one process
+  would) instead of each rank's shard. torch's SyncBatchNorm is GPU-only; on the CPU (gloo) an
+  all-reduce of the per-channel sums does the same.
+- threads: torch.set_num_threads for CPU runs (null: torch's default).
+- data_on_device (read by the trainer): small datasets sit on the device as uint8 and batches are
+  gathered and flipped there, no DataLoader workers.
+"""
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+@dataclass(frozen=True)
+class SpeedOptions:
+    bf16: bool = False
+    compile: bool | str = False       # true: torch's default backend; a string names one (aot_eager, ...)
+    channels_last: bool = False
+    tf32: bool = False
+    sync_bn: bool = False
+    data_on_device: bool = True
+    threads: int | None = None
+
+    @classmethod
+    def from_config(cls, speed) -> "SpeedOptions":
+        """cfg.speed (None or missing keys: the defaults)."""
+        speed = speed or {}
+        get = lambda key, default: default if speed.get(key) is None else speed.get(key)  # noqa: E731
+        backend = get("compile", False)
+        return cls(bool(get("bf16", False)), backend if isinstance(backend, str) else bool(backend),
+                   bool(get("channels_last", False)), bool(get("tf32", False)), bool(get("sync_bn", False)),
+                   bool(get("data_on_device", True)), int(get("threads", 0)) or None)
+
+
+def set_threads(threads: int | None) -> None:
+    if threads:
+        torch.set_num_threads(int(threads))
+
+
+def set_tf32(enabled: bool) -> None:
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = enabled
+
+
+def _fp32_out(out):
+    return out.float() if torch.is_tensor(out) and out.is_floating_point() else out
+
+
+def _bf16_forward(self, *args, **kwargs):
+    """The class's forward under bf16 autocast, with fp32 outputs (losses and BN stats downstream)."""
+    device_type = next(self.parameters()).device.type
+    with torch.autocast(device_type, dtype=torch.bfloat16):
+        return _fp32_out(type(self).forward(self, *args, **kwargs))
+
+
+def _channels_last_forward(inner):
+    def forward(self, x, *args, **kwargs):
+        if torch.is_tensor(x) and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return inner(self, x, *args, **kwargs)
+    return forward
+
+
+def use_bf16(module: nn.Module) -> nn.Module:
+    # a bound method on the instance: deepcopy (EMA) rebinds it to the copy
+    module.forward = types.MethodType(_bf16_forward, module)
+    return module
+
+
+def use_channels_last(module: nn.Module, image_input: bool) -> nn.Module:
+    module.to(memory_format=torch.channels_last)
+    if image_input:
+        current = module.forward.__func__ if isinstance(module.forward, types.MethodType) else type(module).forward
+        module.forward = types.MethodType(_channels_last_forward(current), module)
+    return module
+
+
+class CPUSyncBatchNorm(nn.BatchNorm2d):
+    """BatchNorm2d whose training statistics span all ranks (sums all-reduced with autograd).
+
+    For gloo/CPU runs, where nn.SyncBatchNorm refuses CPU tensors; same result up to rounding.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        from torch.distributed.nn.functional import all_reduce
+
+        dims = (0, 2, 3)
+        count = torch.tensor([x.numel() / x.shape[1]], dtype=x.dtype, device=x.device)
+        stats = all_reduce(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
+        c = x.shape[1]
+        n = stats[-1]
+        mean = stats[:c] / n
+        var = (stats[c:2 * c] / n - mean * mean).clamp_min(0)
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
+                self.running_var.mul_(1 - m).add_(var.detach() * (n / (n - 1)), alpha=m)
+        y = (x - mean[None, :, None, None]) / torch.sqrt(var[None, :, None, None] + self.eps)
+        if self.affine:
+            y = y * self.weight[None, :, None, None] + self.bias[None, :, None, None]
+        return y
+
+
+def convert_sync_bn(module: nn.Module, device_type: str) -> nn.Module:
+    """Every BatchNorm2d in module -> a synchronized one, keeping its parameters and buffers."""
+    if device_type != "cpu":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    for name, child in module.named_children():
+        if type(child) is nn.BatchNorm2d:
+            sync = CPUSyncBatchNorm(child.num_features, child.eps, child.momentum, child.affine,
+                                    child.track_running_stats)
+            sync.load_state_dict(child.state_dict())
+            if child.affine:  # the same Parameter objects, so optimizers built already still step them
+                sync.weight, sync.bias = child.weight, child.bias
+            setattr(module, name, sync.to(child.running_mean.device if child.running_mean is not None else "cpu"))
+        else:
+            convert_sync_bn(child, device_type)
+    return module
+
+
+def apply_speed(options: SpeedOptions, G: nn.Module, D: nn.Module, images: bool = True,
+                world: int = 1) -> tuple[nn.Module, nn.Module]:
+    """G and D with the speed options applied (in place; the same modules come back)."""
+    device_type = next(G.parameters()).device.type
+    set_tf32(options.tf32)
+    if options.sync_bn and world > 1:
+        G, D = convert_sync_bn(G, device_type), convert_sync_bn(D, device_type)  # D has BN with norm=bn
+    if options.bf16:
+        use_bf16(G), use_bf16(D)
+    if options.channels_last and images:
+        use_channels_last(G, image_input=False), use_channels_last(D, image_input=True)
+    backend = options.compile
+    if backend:  # true: torch's default (inductor); a string names another backend, e.g. aot_eager
+        kwargs = {} if backend is True else {"backend": str(backend)}
+        G.compile(**kwargs), D.compile(**kwargs)
+    return G, D
