@@ -2,7 +2,8 @@
 
 fig3: final metric per setting, one line per norm (paper Fig. 3).
 fig2: sigma of each D layer over training: exact (solid) and power-iteration estimate (dashed) (Fig. 2).
-fig6: singular values of each D layer's weight at the end, normalized by the largest, per norm (Fig. 6).
+fig6: squared singular values of each D layer's weight at the end, normalized by the largest, per norm
+      (Fig. 6 of the paper plots sigma_i^2 / sigma_1^2).
 fig10: seconds per 100 generator updates per norm (and setting) (Fig. 10).
 """
 from __future__ import annotations
@@ -119,7 +120,8 @@ def fig_sigma(runs, out, group) -> str | None:
 
 
 def fig_spectra(runs, out, group, setting) -> str | None:
-    """One panel per D layer: the final singular values (normalized by the largest), a line per norm."""
+    """One panel per D layer: the final squared singular values normalized by the largest (sigma_i^2 / sigma_1^2,
+    as the paper's Fig. 6), a line per norm."""
     runs = [r for r in runs if r.setting == setting and r.spectra]
     if not runs:
         return None
@@ -132,15 +134,15 @@ def fig_spectra(runs, out, group, setting) -> str | None:
             sv = run.spectra["spectra"].get(layer)
             if not sv:
                 continue
-            top = max(sv[0], 1e-30)
-            ax.plot(range(len(sv)), [v / top for v in sv], label=norm, marker="o" if len(sv) < 10 else None)
+            top = max(sv[0] ** 2, 1e-30)
+            ax.plot(range(len(sv)), [v * v / top for v in sv], label=norm, marker="o" if len(sv) < 10 else None)
         ax.set_title(layer, fontsize=10)
         ax.set_xlabel("index (descending)")
-        ax.set_ylabel("sigma_i / sigma_1")
+        ax.set_ylabel("sigma_i^2 / sigma_1^2")
         ax.set_ylim(0, 1.05)
         ax.grid(alpha=0.3)
         ax.legend(title="norm", fontsize=8)
-    return _finish_panels(fig, axes, len(layers), f"Singular values of each D layer's weight at the end of "
+    return _finish_panels(fig, axes, len(layers), f"Squared singular values of each D layer's weight at the end of "
                           f"training ({group}, setting {setting})", out, f"fig6_spectra_{group}_{setting}.png")
 
 

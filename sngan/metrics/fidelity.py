@@ -18,6 +18,7 @@ import torch
 import torch_fidelity
 from torch import nn
 from torch.utils.data import Dataset
+from omegaconf import OmegaConf
 from torch_fidelity import GenerativeModelModuleWrapper, calculate_metrics
 
 from ..data import streams
@@ -126,23 +127,12 @@ def _on_device(device: torch.device):
     return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
 
 
-def compute_metrics(G: nn.Module, shape: ModelShape, mcfg, spec: MetricSpec, reference: RGBReference | None,
-                    num_samples: int, device: torch.device, generator_name: str = "G") -> tuple[dict, dict]:
-    """(scalars {'metrics/FID': ...}, protocol record) for G against the reference.
-
-    G is evaluated in eval mode (BN running statistics) and put back as it was."""
-    want = {"isc": bool(mcfg.isc), "fid": bool(mcfg.fid), "kid": bool(mcfg.kid)}
-    if not any(want.values()):
-        return {}, {}
-    binary = want["fid"] or want["kid"]
-    if binary and reference is None:
-        raise ConfigError("FID and KID need a reference split: pass metrics.reference_split=train")
-    num_samples, seed = int(num_samples), int(mcfg.seed)
-    splits = int(mcfg.isc_splits)
-    if want["isc"] and num_samples < splits:
-        raise ConfigError(f"metrics.num_samples={num_samples} is below metrics.isc_splits={splits}: raise it")
+def _calculate(G: nn.Module, shape: ModelShape, mcfg, spec: MetricSpec, reference: RGBReference | None,
+               num_samples: int, device: torch.device, want: dict[str, bool]) -> tuple[dict, int]:
+    """One torch-fidelity pass over num_samples generated images: (its raw results, KID subset size)."""
+    seed, splits = int(mcfg.seed), int(mcfg.isc_splits)
+    binary = want.get("fid") or want.get("kid") or want.get("prc")
     kid_subset = min(int(mcfg.kid_subset_size), num_samples, len(reference) if binary else num_samples)
-    was_training = G.training
     wrapped = GenerativeModelModuleWrapper(Uint8RGBGenerator(G, shape.num_classes, seed),
                                            shape.z_dim, "normal", 0, make_eval=True)
     kwargs = dict(
@@ -151,12 +141,43 @@ def compute_metrics(G: nn.Module, shape: ModelShape, mcfg, spec: MetricSpec, ref
         feature_extractor_weights_path=spec.weights, isc_splits=splits, kid_subsets=int(mcfg.kid_subsets),
         kid_subset_size=kid_subset, rng_seed=seed, verbose=bool(mcfg.verbose),
         cache_root=cache_dir("fidelity"), cache=True, **want)
+    if want.get("prc"):
+        kwargs["prc_neighborhood"] = int(mcfg.get("prc_neighborhood", 3))
     if binary:
         kwargs.update(input2=reference, input2_cache_name=reference.cache_name(spec, seed),
                       save_cpu_ram=reference.in_memory)  # in-memory tensors need no loader workers
+    with _on_device(device):
+        return calculate_metrics(**kwargs), kid_subset
+
+
+def compute_metrics(G: nn.Module, shape: ModelShape, mcfg, spec: MetricSpec, reference: RGBReference | None,
+                    num_samples: int, device: torch.device, generator_name: str = "G") -> tuple[dict, dict]:
+    """(scalars {'metrics/FID': ...}, protocol record) for G against the reference: IS, FID, KID and
+    precision/recall as mcfg.isc/fid/kid/prc say. IS runs on metrics.isc_num_samples when that is set and
+    differs from num_samples (the paper: IS over 10 x 5,000, FID on 5,000), in a pass of its own.
+
+    G is evaluated in eval mode (BN running statistics) and put back as it was."""
+    want = {"isc": bool(mcfg.isc), "fid": bool(mcfg.fid), "kid": bool(mcfg.kid), "prc": bool(mcfg.get("prc", False))}
+    if not any(want.values()):
+        return {}, {}
+    binary = want["fid"] or want["kid"] or want["prc"]
+    if binary and reference is None:
+        raise ConfigError("FID, KID and precision/recall need a reference split: pass metrics.reference_split=train")
+    num_samples, seed, splits = int(num_samples), int(mcfg.seed), int(mcfg.isc_splits)
+    isc_samples = int(mcfg.get("isc_num_samples") or num_samples)
+    if want["isc"] and isc_samples < splits:
+        raise ConfigError(f"{isc_samples} samples for IS are below metrics.isc_splits={splits}: raise "
+                          f"metrics.num_samples (or metrics.isc_num_samples)")
+    passes = [(num_samples, want)]
+    if want["isc"] and isc_samples != num_samples:  # IS on its own count, the rest on num_samples
+        passes = [(isc_samples, {"isc": True})] + ([(num_samples, {**want, "isc": False})] if binary else [])
+    was_training = G.training
+    raw, kid_subset = {}, None
     try:
-        with _on_device(device):
-            raw = calculate_metrics(**kwargs)
+        for n, flags in passes:
+            result, subset = _calculate(G, shape, mcfg, spec, reference, n, device, flags)
+            raw.update(result)
+            kid_subset = subset if flags.get("kid") else kid_subset
     finally:
         G.train(was_training)
 
@@ -169,13 +190,18 @@ def compute_metrics(G: nn.Module, shape: ModelShape, mcfg, spec: MetricSpec, ref
     if want["kid"]:
         out[f"metrics/KID{s}"] = raw[torch_fidelity.KEY_METRIC_KID_MEAN]
         out[f"metrics/KID{s}_std"] = raw[torch_fidelity.KEY_METRIC_KID_STD]
+    if want["prc"]:
+        out[f"metrics/precision{s}"] = raw[torch_fidelity.KEY_METRIC_PRECISION]
+        out[f"metrics/recall{s}"] = raw[torch_fidelity.KEY_METRIC_RECALL]
     protocol = {
-        "num_generated": num_samples, "generator": generator_name, "noise_seed": seed,
+        "num_generated": num_samples if binary else None, "generator": generator_name, "noise_seed": seed,
         "reference": reference.description if binary else None,
         "extractor": spec.extractor, "weights": os.path.basename(spec.weights), "weights_sha256": spec.weights_sha256,
+        "isc_num_generated": isc_samples if want["isc"] else None,
         "isc_splits": splits if want["isc"] else None,
         "kid_subsets": int(mcfg.kid_subsets) if want["kid"] else None,
         "kid_subset_size": kid_subset if want["kid"] else None,
+        "prc_neighborhood": int(mcfg.get("prc_neighborhood", 3)) if want["prc"] else None,
         "engine": f"torch-fidelity {torch_fidelity.__version__}",
     }
     if spec.kind == "classifier":
@@ -189,13 +215,16 @@ class FidelityMetrics(Metric):
     """IS/FID/KID of the generator every metrics.every.fidelity G updates, each result written with its
     protocol to <run_dir>/metrics.jsonl. metrics.enabled=false turns it off (no Inception weights needed)."""
 
+    flags = {"prc": False}  # which of metrics.isc/fid/kid/prc this entry overrides
+
     @staticmethod
     def applies(cfg) -> bool:
         return bool(cfg.metrics.enabled) and extractor_kind(cfg.dataset, cfg.metrics) is not None
 
     def __init__(self, cfg, device):
         super().__init__(cfg, device)
-        self.dataset_cfg, self.mcfg, self.shape = cfg.dataset, cfg.metrics, model_shape(cfg)
+        self.dataset_cfg, self.shape = cfg.dataset, model_shape(cfg)
+        self.mcfg = OmegaConf.merge(cfg.metrics, self.flags)
         kind = extractor_kind(cfg.dataset, cfg.metrics)
         # Checked now, so a run never trains for hours and then fails to measure: Inception weights, or a
         # dataset the classifier can be trained on (the training itself waits for the first evaluation).
@@ -220,3 +249,16 @@ class FidelityMetrics(Metric):
             ctx.logger.text("metrics/protocol", "```\n" + json.dumps(protocol, indent=2) + "\n```")
             self.protocol_logged = True
         return scalars
+
+
+@register_metric("prc")
+class PrecisionRecall(FidelityMetrics):
+    """Improved precision and recall (Kynkaanniemi et al. 2019; torch-fidelity's prc) of the generator against
+    the reference split, every metrics.every.prc G updates when metrics.prc=true (off by default: k-NN over
+    both feature sets costs more than FID)."""
+
+    flags = {"isc": False, "fid": False, "kid": False, "prc": True}
+
+    @staticmethod
+    def applies(cfg) -> bool:
+        return bool(cfg.metrics.get("prc", False)) and FidelityMetrics.applies(cfg)

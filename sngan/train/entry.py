@@ -38,6 +38,8 @@ def train(cfg: DictConfig) -> dict:
                           f"does not support: pass speed.compile=false")
     seed, batch_size = int(cfg.seed), int(cfg.batch_size)
     par = parallel.setup(batch_size)  # under torchrun: this rank's share of each batch; rank 0 alone writes
+    if optim.g_batch_size:
+        par.check_batch(optim.g_batch_size, "optim.g_batch_size")
     speed.set_threads(speed_options.threads)
     run = RunFolder(par.shared_run_dir(cfg.run_dir, lambda d: RunFolder(d).prepare().root))
     device = par.device(pick_device(cfg.device, None if par.active else sweep_job_index()))
@@ -81,7 +83,7 @@ def train(cfg: DictConfig) -> dict:
 
     return training_loop(
         run=run, logger=logger, G=G, D=D, G_train=G_train, D_train=D_train, opt_G=opt_G, opt_D=opt_D, ema=ema,
-        stream=stream, latents=latents, loss=loss, norm=norm, n_dis=optim.n_dis, batch_size=batch_size,
+        stream=stream, latents=latents, loss=loss, norm=norm, optim=optim, batch_size=batch_size,
         schedule=schedule, metrics=metrics, snapshot=snapshot, par=par,
         checkpoint_extra={"fixed_z": fixed_z.cpu(), "config": plain(cfg)}, hparams=run_hparams(cfg),
         start=start, device=device)

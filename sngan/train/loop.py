@@ -25,7 +25,7 @@ from ..run.layout import RunFolder
 from ..run.logger import RunLogger
 from . import resume
 from .finite import check_finite
-from .options import Schedule
+from .options import OptimOptions, Schedule
 from .signals import StopRequest
 
 
@@ -51,7 +51,7 @@ def training_loop(
     latents: Latents,           # noise and fake labels of every step, by (step, i)
     loss: Loss,                 # D's and G's losses on logits
     norm: Norm,                 # D's normalization: penalties, after-step hook, real/fake apart
-    n_dis: int,                 # D steps per G step, each on a fresh real batch
+    optim: OptimOptions,        # n_dis (D steps per G step), the lr schedule, G's batch
     batch_size: int,            # global batch of real and of fake images per D step
     schedule: Schedule,         # steps and the intervals of logging, samples and checkpoints
     metrics: MetricRunner,      # registered metrics, each on its schedule
@@ -65,6 +65,7 @@ def training_loop(
     """Train until schedule.steps G updates; returns the last logged scalars."""
     stateful = {"G": G, "D": D, "opt_G": opt_G, "opt_D": opt_D}  # each state_dict goes into checkpoints
     step, last_ckpt, t = start.step, start.last_ckpt, schedule
+    n_dis, g_batch = optim.n_dis, optim.g_batch_size or batch_size
 
     def save(step) -> str:
         """Everything the loop reads, RNG states included: keep it the last thing at a step boundary."""
@@ -83,6 +84,11 @@ def training_loop(
         resume.set_rng_states(start.rng)  # last, so nothing above shifts the restored streams
     try:
         while step < t.steps:
+            if optim.lr_decay != "none":  # a pure function of the step: resumed runs get the same lrs
+                for opt in (opt_G, opt_D):
+                    for group in opt.param_groups:
+                        group["lr"] = optim.lr_at(step, t.steps)
+
             # ---- n_dis discriminator steps, each on a fresh real batch ------------------------------
             for i in range(n_dis):
                 x, y = stream.next()
@@ -104,7 +110,7 @@ def training_loop(
                 norm.after_d_step(D)
 
             # ---- one generator step -------------------------------------------------------------------
-            z, yf = latents.noise(batch_size, device, step, n_dis), latents.labels(batch_size, device, step, n_dis)
+            z, yf = latents.noise(g_batch, device, step, n_dis), latents.labels(g_batch, device, step, n_dis)
             z, yf = par.shard(z), par.shard(yf)
             loss_G = loss.g_loss(D(G_train(z, yf), yf))  # plain D: its grads here are never stepped
             opt_G.zero_grad(set_to_none=True)
@@ -126,6 +132,7 @@ def training_loop(
                 last = {"loss/D": loss_D.item(), "loss/G": loss_G.item(),
                         "logit/D_real": real_logits.mean().item(), "logit/D_fake": fake_logits.mean().item(),
                         "time/sec_per_100_G_updates": 100.0 * elapsed / window_steps,
+                        "optim/lr": optim.lr_at(step, t.steps),
                         **{tag: v.item() for tag, v in penalties.items()}}
                 last = par.average_scalars(last)
                 logger.scalars(step, last)

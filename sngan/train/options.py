@@ -30,18 +30,33 @@ class Schedule:
                    bool(t.progress), bool(t.get("check_finite", True)))
 
 
+LR_DECAYS = ("none", "linear")
+
+
 @dataclass(frozen=True)
 class OptimOptions:
-    """Adam for G and D, and D steps per G step (cfg.optim, filled in by the setting group)."""
+    """Adam for G and D, D steps per G step, the lr schedule and G's batch (cfg.optim)."""
 
     lr: float
     beta1: float
     beta2: float
     n_dis: int
+    lr_decay: str = "none"        # none | linear
+    decay_start: int = 0          # G updates before the linear decay starts
+    g_batch_size: int | None = None  # fakes per G step; None: the D batch
 
     @classmethod
     def from_config(cls, o) -> "OptimOptions":
-        return cls(float(o.lr), float(o.beta1), float(o.beta2), int(o.n_dis))
+        g_batch = o.get("g_batch_size")
+        return cls(float(o.lr), float(o.beta1), float(o.beta2), int(o.n_dis), str(o.get("lr_decay", "none")),
+                   int(o.get("decay_start", 0)), None if g_batch is None else int(g_batch))
+
+    def lr_at(self, step: int, total: int) -> float:
+        """The lr of G update number step + 1 (0-based `step` updates done): lr until decay_start, then
+        falling linearly to 0 at `total` (chainer's LinearShift in sngan_projection's train.py)."""
+        if self.lr_decay == "none" or step < self.decay_start or total <= self.decay_start:
+            return self.lr
+        return self.lr * max(0.0, 1.0 - (step - self.decay_start) / (total - self.decay_start))
 
 
 def _require(ok: bool, message: str) -> None:
@@ -52,6 +67,7 @@ def _require(ok: bool, message: str) -> None:
 def _check_numbers(cfg: DictConfig) -> None:
     """Every numeric key holds a number (a typo such as optim.lr=abc is an error, not a traceback)."""
     keys = ["optim.lr", "optim.beta1", "optim.beta2", "optim.n_dis", "batch_size", "z_dim", "seed"]
+    keys += [k for k in ("optim.decay_start", "optim.g_batch_size") if OmegaConf.select(cfg, k) is not None]
     keys += [f"train.{k}" for k in ("steps", "log_every", "sample_every", "ckpt_every",
                                     "keep_ckpts", "n_samples", "num_workers")]
     keys += [f"norm.{k}" for k in ("power_iters", "scale", "clip", "gp_weight", "ortho_weight") if k in cfg.norm]
@@ -71,6 +87,11 @@ def validate(cfg: DictConfig) -> None:
     _require(0 <= o.beta1 < 1 and 0 <= o.beta2 < 1,
              f"optim.beta1 and optim.beta2 must lie in [0, 1), got {o.beta1}, {o.beta2}")
     _require(int(o.n_dis) >= 1, f"optim.n_dis must be >= 1, got {o.n_dis}")
+    _require(str(o.get("lr_decay", "none")) in LR_DECAYS,
+             f"unknown optim.lr_decay '{o.get('lr_decay')}': choose one of {', '.join(LR_DECAYS)}")
+    _require(int(o.get("decay_start", 0)) >= 0, f"optim.decay_start must be >= 0, got {o.get('decay_start')}")
+    _require(o.get("g_batch_size") is None or int(o.g_batch_size) >= 1,
+             f"optim.g_batch_size must be >= 1 or null (= batch_size), got {o.get('g_batch_size')}")
     _require(int(cfg.batch_size) >= 1, f"batch_size must be >= 1, got {cfg.batch_size}")
     _require(int(cfg.z_dim) >= 1, f"z_dim must be >= 1, got {cfg.z_dim}")
     _require(int(t.steps) >= 0, f"train.steps must be >= 0, got {t.steps}")

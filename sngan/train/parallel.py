@@ -127,10 +127,10 @@ class Parallel:
         self.barrier()
         return chosen[0]
 
-    def check_batch(self, batch_size: int) -> None:
+    def check_batch(self, batch_size: int, key: str = "batch_size") -> None:
         if batch_size % self.world:
-            raise ConfigError(f"batch_size={batch_size} does not split over {self.world} processes: "
-                              f"pass a batch_size divisible by {self.world}")
+            raise ConfigError(f"{key}={batch_size} does not split over {self.world} processes: "
+                              f"pass a {key} divisible by {self.world}")
 
     def shard(self, batch: torch.Tensor | None) -> torch.Tensor | None:
         """This rank's rows of a global batch (rows rank, rank+world, ..., as BatchPlan splits data)."""

@@ -8,6 +8,7 @@ from torch import nn
 
 from ...errors import ConfigError
 from .dcgan import DCGANDiscriminator, DCGANGenerator
+from .init import INITS, glorot_resnet, normal_002
 from .mlp import MLPDiscriminator, MLPGenerator
 from .resnet import ResNetDiscriminator, ResNetGenerator
 
@@ -30,6 +31,7 @@ class Arch:
     points: bool                                                      # models 2-D points, not images
     generator: Callable[[object, ModelShape], nn.Module]              # (arch cfg, shape) -> G
     discriminator: Callable[[object, ModelShape, object], nn.Module]  # (arch cfg, shape, feature layer) -> D
+    paper_init: Callable[[nn.Module], None] | None = None            # the official code's init (arch.init=paper)
 
 
 ARCHS: dict[str, Arch] = {}
@@ -43,11 +45,13 @@ def register_arch(arch: Arch) -> Arch:
 register_arch(Arch(
     "dcgan", points=False,
     generator=lambda a, s: DCGANGenerator(s.z_dim, s.resolution, s.channels, a.g_ch),
-    discriminator=lambda a, s, fn: DCGANDiscriminator(s.resolution, s.channels, a.d_ch, fn)))
+    discriminator=lambda a, s, fn: DCGANDiscriminator(s.resolution, s.channels, a.d_ch, fn),
+    paper_init=normal_002))
 register_arch(Arch(
     "resnet", points=False,
     generator=lambda a, s: ResNetGenerator(s.z_dim, s.resolution, s.channels, a.g_ch, s.num_classes),
-    discriminator=lambda a, s, fn: ResNetDiscriminator(s.resolution, s.channels, a.d_ch, s.num_classes, fn)))
+    discriminator=lambda a, s, fn: ResNetDiscriminator(s.resolution, s.channels, a.d_ch, s.num_classes, fn),
+    paper_init=glorot_resnet))
 register_arch(Arch(
     "mlp", points=True,
     generator=lambda a, s: MLPGenerator(s.z_dim, a.hidden, a.g_layers),
@@ -80,6 +84,19 @@ def get_arch(arch_cfg, shape: ModelShape) -> Arch:
     return arch
 
 
+def init_weights(net: nn.Module, arch_cfg) -> nn.Module:
+    """net's weights as arch.init says: 'paper' (the official code's scheme, see init.py) or 'torch'."""
+    scheme = str(arch_cfg.get("init", "torch"))
+    if scheme not in INITS:
+        raise ConfigError(f"unknown arch.init '{scheme}': choose one of {', '.join(INITS)}")
+    if scheme == "paper":
+        arch = ARCHS[str(arch_cfg.name)]
+        if arch.paper_init is None:
+            raise ConfigError(f"arch={arch.name} has no paper init (the paper has no such model): pass arch.init=torch")
+        arch.paper_init(net)
+    return net
+
+
 def _sized(build, arch_cfg, shape: ModelShape):
     """The architectures fit only some resolutions: say so as a config error naming the fix."""
     try:
@@ -90,11 +107,13 @@ def _sized(build, arch_cfg, shape: ModelShape):
 
 
 def build_generator(arch_cfg, shape: ModelShape) -> nn.Module:
+    """G, initialized as arch.init says."""
     arch = get_arch(arch_cfg, shape)
-    return _sized(lambda: arch.generator(arch_cfg, shape), arch_cfg, shape)
+    return init_weights(_sized(lambda: arch.generator(arch_cfg, shape), arch_cfg, shape), arch_cfg)
 
 
 def build_discriminator(arch_cfg, shape: ModelShape, feature_layer=None) -> nn.Module:
-    """D; feature_layer (channels -> module, from the norm entry) goes after D's convs (norm=ln/bn)."""
+    """D, initialized as arch.init says; feature_layer (channels -> module, from the norm entry) goes after
+    D's convs (norm=ln/bn)."""
     arch = get_arch(arch_cfg, shape)
-    return _sized(lambda: arch.discriminator(arch_cfg, shape, feature_layer), arch_cfg, shape)
+    return init_weights(_sized(lambda: arch.discriminator(arch_cfg, shape, feature_layer), arch_cfg, shape), arch_cfg)

@@ -1,5 +1,6 @@
-"""norm=ortho: orthonormal regularization (Brock et al. 2016) added to D's loss:
-ortho_weight * sum over D layers of ||W^T W - I||_F^2, W the weight reshaped (out, in*k*k)."""
+"""norm=ortho: the SN paper's orthonormal baseline (arXiv 1802.05957, §4): every D weight initialized as a
+random orthonormal operator (norm.orthogonal_init), then the orthonormal regularization of Brock et al.
+(2016) added to D's loss: ortho_weight * sum over D layers of ||W^T W - I||_F^2, W reshaped (out, in*k*k)."""
 from __future__ import annotations
 
 import torch
@@ -33,6 +34,12 @@ class OrthonormalRegularization(Norm):
     def validate(self) -> None:
         if float(self.cfg.get("ortho_weight", 1e-4)) < 0:
             raise ConfigError(f"norm.ortho_weight must be >= 0, got {self.cfg.ortho_weight}")
+
+    @torch.no_grad()
+    def init(self, D) -> None:
+        if self.cfg.get("orthogonal_init", True):
+            for layer in weighted_layers(D).values():
+                nn.init.orthogonal_(layer.weight)  # rows or columns of the (out, in*k*k) matrix orthonormal
 
     def penalty(self, D, real, fake, y, *, rng, batch_size, shard):
         return {"loss/ortho": float(self.cfg.get("ortho_weight", 1e-4)) * orthonormal_penalty(D)}

@@ -1,6 +1,7 @@
 """The norm registry: one entry per `norm` option (conf/norm/<name>.yaml + one module here).
 
 An entry declares every way the option acts on D, so the training loop never tests a norm's name:
+- `init(D)`: re-initialize D's weights once built (orthonormal);
 - `reparametrize(layer)`: rewrite each weighted layer of D (SN, BSSN, WN);
 - `feature_layer(channels)`: a layer D puts after its convs (LN, BN), or None;
 - `penalty(...)`: terms added to D's loss, by log tag (GP, orthonormal);
@@ -36,7 +37,7 @@ class Norm:
     name = ""
     separate_real_fake = False
     supports_compile = True
-    feature_layer: Callable[[int], nn.Module] | None = None  # channels -> layer after D's convs
+    feature_layer: Callable[[int], nn.Module] | None = None  # channels -> layer after D's convs (a method)
 
     def __init__(self, cfg):
         self.cfg = cfg
@@ -44,11 +45,15 @@ class Norm:
     def validate(self) -> None:
         """ConfigError naming the fix when this option's keys are out of range."""
 
+    def init(self, D: nn.Module) -> None:
+        """Re-initialize D's weights, before any reparametrization."""
+
     def reparametrize(self, layer: nn.Module) -> None:
         """Rewrite one weighted layer of D (in place)."""
 
     def apply(self, D: nn.Module) -> nn.Module:
-        """Every weighted layer of D reparametrized (in place)."""
+        """D initialized as this norm wants, then every weighted layer reparametrized (in place)."""
+        self.init(D)
         for layer in weighted_layers(D).values():
             self.reparametrize(layer)
         return D

@@ -1,4 +1,8 @@
-"""norm=wc: weight clipping (WGAN, Arjovsky et al. 2017) after each D step."""
+"""norm=wc: weight clipping (WGAN, Arjovsky et al. 2017) after each D step.
+
+The SN paper clipped "the convolutional weight of each layer" at c = 0.01 (arXiv 1802.05957, §4.1):
+weights only, biases left alone (norm.clip_biases=true clamps every parameter, as the original WGAN code).
+"""
 from __future__ import annotations
 
 import torch
@@ -15,6 +19,7 @@ class WeightClipping(Norm):
 
     @torch.no_grad()
     def after_d_step(self, D) -> None:
-        clip = float(self.cfg.clip)
-        for p in D.parameters():
-            p.clamp_(-clip, clip)
+        clip, biases = float(self.cfg.clip), bool(self.cfg.get("clip_biases", False))
+        for name, p in D.named_parameters():
+            if biases or name.rsplit(".", 1)[-1] == "weight":
+                p.clamp_(-clip, clip)
