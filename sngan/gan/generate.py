@@ -4,6 +4,7 @@ Used by the training loop and by `sngan sample` / `sngan eval`, which never impo
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -12,6 +13,7 @@ from torch import nn
 from torchvision.utils import make_grid
 
 from ..data import streams
+from ..data.streams import to_device
 from .archs import build_generator, model_shape
 from .norms import apply_norm_g, fold_parametrizations
 
@@ -25,30 +27,43 @@ class Latents:
     num_classes: int  # 0: unconditional, no labels
 
     def noise(self, n: int, device, *keys: int) -> torch.Tensor:
-        return torch.randn(n, self.z_dim, generator=streams.generator(self.seed, streams.NOISE, *keys)).to(device)
+        return to_device(torch.randn(n, self.z_dim, generator=streams.generator(self.seed, streams.NOISE, *keys)), device)
 
     def labels(self, n: int, device, *keys: int) -> torch.Tensor | None:
         if not self.num_classes:
             return None
-        return torch.randint(self.num_classes, (n,), generator=streams.generator(self.seed, streams.LABELS, *keys)).to(device)
+        return to_device(torch.randint(self.num_classes, (n,),
+                                       generator=streams.generator(self.seed, streams.LABELS, *keys)), device)
 
     def grid_labels(self, n: int, device) -> torch.Tensor | None:
         """Labels of a sample grid: classes in turn, so each row shows several."""
         return (torch.arange(n, device=device) % self.num_classes) if self.num_classes else None
 
 
-def to_grid(images: torch.Tensor) -> torch.Tensor:
-    """G's images in [-1, 1] as one grid image in [0, 1] (square as far as the count allows)."""
-    return make_grid(images.float().add(1).div(2).clamp(0, 1), nrow=int(len(images) ** 0.5), padding=1)
+GRID_MIN_WIDTH = 256  # px: grids of small images (16 px digits) are enlarged to at least this width
+
+
+def to_grid(images: torch.Tensor, nrow: int | None = None, min_width: int = GRID_MIN_WIDTH) -> torch.Tensor:
+    """G's images in [-1, 1] as one grid image in [0, 1]: `nrow` images per row (default: square as far as
+    the count allows), 1 px padding, each image enlarged by the smallest integer factor (nearest neighbour)
+    that makes the grid at least `min_width` px wide."""
+    nrow = max(1, int(nrow) if nrow else int(len(images) ** 0.5))
+    cols = min(nrow, len(images))
+    factor = max(1, math.ceil(((min_width - 1) / cols - 1) / images.shape[-1]))
+    x = images.float().add(1).div(2).clamp(0, 1)
+    if factor > 1:
+        x = x.repeat_interleave(factor, dim=-2).repeat_interleave(factor, dim=-1)
+    return make_grid(x, nrow=nrow, padding=1)
 
 
 @torch.no_grad()
-def sample_grid(G: nn.Module, z: torch.Tensor, y=None) -> torch.Tensor:
-    """A grid of G(z) in [0, 1], with G in eval mode (BN running statistics)."""
+def sample_grid(G: nn.Module, z: torch.Tensor, y=None, nrow: int | None = None) -> torch.Tensor:
+    """A grid of G(z) in [0, 1] (`nrow` images per row, see to_grid), with G in eval mode (BN running
+    statistics)."""
     was_training = G.training
     G.eval()
     try:
-        return to_grid(G(z, y))
+        return to_grid(G(z, y), nrow)
     finally:
         G.train(was_training)
 

@@ -3,8 +3,9 @@
 SN bounds the norm of the reshaped kernel, (out, in*k*k); the convolution itself, at the layer's
 input size with its stride and padding, can have a norm above or below that. Here it is found by
 power iteration on the operator, with conv2d and conv_transpose2d as the operator and its adjoint.
-Input sizes are recorded once by forward hooks (the first forward after watch_input_sizes). For
-linear layers the operator is the matrix, whose norm is the exact sigma.
+Input sizes are recorded once, by one eager forward of an example input before training (and before
+torch.compile, so no hook ever sits in a compiled graph). For linear layers the operator is the matrix,
+whose norm is the exact sigma.
 """
 from __future__ import annotations
 
@@ -18,19 +19,23 @@ from ..gan.norms.spectral import exact_sigma
 CONVS = (nn.Conv2d, nn.ConvTranspose2d)
 
 
-def watch_input_sizes(net: nn.Module) -> nn.Module:
-    """Record each conv layer's input size (C, H, W) at its next forward, then drop the hook."""
-    for layer in net.modules():
-        if isinstance(layer, CONVS):
-            _record_once(layer)
-    return net
-
-
-def _record_once(layer: nn.Module) -> None:
+@torch.no_grad()
+def record_input_sizes(net: nn.Module, *example) -> nn.Module:
+    """Record each conv layer's input size (C, H, W) by one forward of `example` in eval mode (SN does not
+    iterate, batch norm does not update its statistics), with hooks removed right after."""
     def record(module, inputs, _output):
         module._lipschitz_input_shape = tuple(inputs[0].shape[1:])
-        handle.remove()
-    handle = layer.register_forward_hook(record)
+
+    handles = [layer.register_forward_hook(record) for layer in net.modules() if isinstance(layer, CONVS)]
+    was_training = net.training
+    net.eval()
+    try:
+        net(*example)
+    finally:
+        net.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return net
 
 
 def conv_operator(layer: nn.Module, weight: torch.Tensor, input_shape):

@@ -1,5 +1,9 @@
 """Checkpoints: atomic writes, the newest few kept, always loadable with weights_only=True.
 
+<run>/checkpoints/ckpt_<step>.pt are the rolling checkpoints (newest `keep` kept); <run>/checkpoints/best.pt
+is the best one so far by a metric (save_best), never pruned. resolve_checkpoint turns what a user types
+after `ckpt=` into one of these files.
+
 Each checkpoint carries a digest of its tensors: torch.load does not verify the bytes of tensor data,
 so without it a flipped bit would load silently as a different weight.
 """
@@ -13,6 +17,10 @@ import torch
 
 from ..errors import UserError
 from .layout import RunFolder, list_checkpoints
+
+
+BEST = "best.pt"
+WORDS = ("best", "last")  # ckpt=RUN:best, ckpt=RUN:last (see resolve_checkpoint)
 
 
 class CheckpointError(UserError):
@@ -41,13 +49,10 @@ def tensor_digest(obj) -> str:
     return h.hexdigest()
 
 
-def save_checkpoint(run_dir: str, state: dict, step: int, keep: int = 2) -> str:
-    """Write state to a temp file, fsync, rename into place, then drop all but the newest `keep`
-    (never fewer than 2: the newest may be cut short by a crash of the disk or the node)."""
-    run = RunFolder(run_dir)
-    d = run.checkpoints
+def _atomic_save(path: str, state: dict) -> str:
+    """Write state (with its digest) to a temp file, fsync, rename into place and fsync the folder."""
+    d = os.path.dirname(path)
     os.makedirs(d, exist_ok=True)
-    path = run.checkpoint(step)
     tmp = path + f".tmp{os.getpid()}"
     state = {**state, "digest": tensor_digest(state)}
     with open(tmp, "wb") as f:
@@ -60,11 +65,50 @@ def save_checkpoint(run_dir: str, state: dict, step: int, keep: int = 2) -> str:
         os.fsync(dir_fd)  # make the rename itself durable
     finally:
         os.close(dir_fd)
+    return path
+
+
+def save_checkpoint(run_dir: str, state: dict, step: int, keep: int = 2) -> str:
+    """Write state to a temp file, fsync, rename into place, then drop all but the newest `keep`
+    (never fewer than 2: the newest may be cut short by a crash of the disk or the node). Only rolling
+    ckpt_*.pt files are pruned: best.pt stays."""
+    run = RunFolder(run_dir)
+    d = run.checkpoints
+    path = _atomic_save(run.checkpoint(step), state)
     for old in list_checkpoints(d)[max(keep, 2):]:
         os.remove(old)
     for stale in glob.glob(os.path.join(d, "ckpt_*.pt.tmp*")):  # partial writes of killed runs
         os.remove(stale)
     return path
+
+
+def best_path(run_dir: str) -> str:
+    """<run>/checkpoints/best.pt (run_dir may also be the checkpoints/ folder itself)."""
+    d = os.path.abspath(str(run_dir))
+    if os.path.basename(d) != "checkpoints" or os.path.isdir(os.path.join(d, "checkpoints")):
+        d = RunFolder(d).checkpoints
+    return os.path.join(d, BEST)
+
+
+def save_best(run_dir: str, state: dict, step: int, metric: str, value: float) -> str:
+    """Write state as <run>/checkpoints/best.pt, atomically and with its digest like save_checkpoint, with
+    `best: {"metric": tag, "value": v, "step": s}` added. Returns the path."""
+    path = best_path(run_dir)
+    record = {"metric": str(metric), "value": float(value), "step": int(step)}
+    _atomic_save(path, {**state, "best": record})
+    for stale in glob.glob(path + ".tmp*"):  # partial writes of killed runs
+        os.remove(stale)
+    return path
+
+
+def read_best(run_dir: str) -> dict | None:
+    """The best record ({"metric", "value", "step"}) of a run's best.pt, or None when it has none. The file
+    is read through load_checkpoint, so a corrupt best.pt raises CheckpointError."""
+    path = best_path(run_dir)
+    if not os.path.isfile(path):
+        return None
+    best = load_checkpoint(path).get("best")
+    return dict(best) if best is not None else None
 
 
 def load_checkpoint(path: str, map_location="cpu") -> dict:
@@ -84,11 +128,41 @@ def load_checkpoint(path: str, map_location="cpu") -> dict:
     return state
 
 
+def _split_word(path: str) -> tuple[str, str | None]:
+    """('RUN', 'best') from 'RUN:best', 'RUN/best' or 'best' (RUN '.'); (path, None) otherwise."""
+    for word in WORDS:
+        if path == word:
+            return ".", word
+        if path.endswith(":" + word):
+            return path[: -len(word) - 1] or ".", word
+        if os.path.basename(path.rstrip("/" + os.sep)) == word and not os.path.exists(path):
+            return os.path.dirname(path.rstrip("/" + os.sep)) or ".", word
+    return path, None
+
+
 def resolve_checkpoint(path: str) -> str:
-    """A checkpoint file from a file path, a run folder or a checkpoints folder (newest there)."""
+    """The checkpoint file that `ckpt=PATH` names:
+
+    - a file: itself (a ckpt_*.pt or best.pt);
+    - a run folder or its checkpoints/ folder: the newest rolling checkpoint (ckpt_*.pt) there;
+    - RUN:best (or RUN/best, or just `best` for the current folder): RUN/checkpoints/best.pt;
+    - RUN:last (or RUN/last, or `last`): the newest rolling checkpoint, as for RUN itself.
+    """
+    path = str(path)
     if os.path.isfile(path):
         return path
-    found = list_checkpoints(path) if os.path.isdir(path) else []
+    folder, word = (path, None) if os.path.isdir(path) else _split_word(path)
+    if word == "best":
+        best = best_path(folder)
+        if os.path.isfile(best):
+            return best
+        if not os.path.isdir(folder):
+            raise CheckpointError(f"no run folder at {folder}: pass ckpt=RUN:best with RUN a run folder")
+        raise CheckpointError(f"no best checkpoint in {folder} ({best} is written only when training keeps a best "
+                              f"checkpoint): pass ckpt={folder}:last or a ckpt_*.pt file")
+    found = list_checkpoints(folder) if os.path.isdir(folder) else []
     if not found:
-        raise CheckpointError(f"no checkpoint at {path}: pass a ckpt_*.pt file or a run folder holding checkpoints/")
+        hint = f"ckpt={folder}:best" if os.path.isfile(best_path(folder)) else "a ckpt_*.pt file"
+        where = f"no checkpoint at {path}" if not os.path.isdir(folder) else f"no rolling checkpoint in {folder}"
+        raise CheckpointError(f"{where}: pass {hint}, a run folder holding checkpoints/, or RUN:best / RUN:last")
     return found[0]

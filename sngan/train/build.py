@@ -9,7 +9,7 @@ from ..data.images import load_images
 from ..data.points import PointStream
 from ..gan.archs import ModelShape, build_discriminator, build_generator
 from ..gan.norms import Norm, apply_norm_g
-from ..metrics.lipschitz import watch_input_sizes
+from ..metrics.lipschitz import record_input_sizes
 from .options import OptimOptions
 
 
@@ -19,14 +19,19 @@ def build_models(arch_cfg, shape: ModelShape, norm: Norm, norm_g: str, seed: int
     torch.manual_seed(seed)
     G = apply_norm_g(build_generator(arch_cfg, shape), norm_g).to(device)
     D = build_discriminator(arch_cfg, shape, norm.feature_layer)
-    D = watch_input_sizes(norm.apply(D).to(device))
+    D = norm.apply(D).to(device)
+    if not shape.points:  # the convs' input sizes for the Lipschitz report, by one eager forward now
+        y = torch.zeros(1, dtype=torch.long, device=device) if shape.num_classes else None
+        record_input_sizes(D, torch.zeros(1, shape.channels, shape.resolution, shape.resolution, device=device), y)
     return G, D
 
 
-def build_optimizers(optim: OptimOptions, G: nn.Module, D: nn.Module):
+def build_optimizers(optim: OptimOptions, G: nn.Module, D: nn.Module, fused: bool = False):
+    """Adam for G and D; fused (one kernel for all parameters, no host sync) on CUDA."""
     betas = (optim.beta1, optim.beta2)
-    return (torch.optim.Adam(G.parameters(), lr=optim.lr, betas=betas),
-            torch.optim.Adam(D.parameters(), lr=optim.lr, betas=betas))
+    kwargs = {"fused": True} if fused else {}
+    return (torch.optim.Adam(G.parameters(), lr=optim.lr, betas=betas, **kwargs),
+            torch.optim.Adam(D.parameters(), lr=optim.lr, betas=betas, **kwargs))
 
 
 def build_stream(dataset_cfg, batch_size: int, seed: int, device: torch.device, start: int, par,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 
+import torch
 from omegaconf import DictConfig
 
 from ..device import pick_device, sweep_job_index
@@ -47,17 +48,21 @@ def train(cfg: DictConfig) -> dict:
 
     # ---- models, optimizers -------------------------------------------------------------------------
     G, D = build_models(cfg.arch, shape, norm, str(cfg.get("norm_g", "none") or "none"), seed, device)
-    opt_G, opt_D = build_optimizers(optim, G, D)
+    opt_G, opt_D = build_optimizers(optim, G, D, fused=device.type == "cuda" and speed_options.fused_adam)
     e = cfg.get("ema") or {}
     ema = build_ema(G, bool(e.get("enabled", False)), e.get("decay", 0.9999), e.get("start", 0))
     G, D = speed.apply_speed(speed_options, G, D, images=not shape.points, world=par.world)  # after the EMA copy
+    if ema is not None and speed_options.channels_last and not shape.points:
+        ema.to_memory_format(torch.channels_last)  # the average in G's layout: one fused lerp, no transposes
     G_train, D_train = par.wrap(G), par.wrap(D)  # DistributedDataParallel under torchrun, else G and D
     latents = Latents(seed, shape.z_dim, shape.num_classes)
     fixed_z = latents.noise(int(cfg.train.n_samples), device, -1)
     start = Start()
 
     # ---- resume: the run folder's newest readable checkpoint, else resume=PATH (see resume.py) -------
-    state, last_ckpt = resume.load_resume_state(run.root, cfg.get("resume"), map_location=device)
+    # loaded to the CPU: RNG states must stay CPU tensors; load_state_dict moves weights and optimizer state to
+    # their parameters' devices (Adam's step counts stay on the CPU, where the non-fused Adam wants them)
+    state, last_ckpt = resume.load_resume_state(run.root, cfg.get("resume"), map_location="cpu")
     if state is not None:
         resume.check_config(state["config"], plain(cfg), last_ckpt, force=bool(cfg.get("resume_force", False)))
         resume.restore(state, {"G": G, "D": D, "opt_G": opt_G, "opt_D": opt_D})

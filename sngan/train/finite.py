@@ -1,8 +1,13 @@
-"""Halt on NaN or inf before an optimizer step, so the weights and the last checkpoint stay good.
+"""Halt on NaN or inf before an optimizer step applies it, so the weights and the last checkpoint stay good.
 
-One check per optimizer step: the max-abs of each gradient (torch._foreach_norm with ord=inf: one
-fused kernel, no overflow for large finite values, NaN propagates) stacked with the loss, and a single
-host read. On a GPU that read is one sync per step; train.check_finite=false turns the check off.
+Each optimizer step checks the loss and the max-abs of every gradient (torch._foreach_norm with ord=inf:
+one fused kernel, no overflow for large finite values, NaN propagates). How the answer is read:
+- on the CPU (and wherever the optimizer is not fused) at once: a host read per step costs nothing there;
+- on CUDA with fused Adam, on the device: the flag goes to the optimizer as `found_inf`, so the fused kernel
+  skips that update, and the first bad step is remembered in a device tensor that the loop reads only at
+  log and checkpoint steps (no host sync inside a G update). The halt then names that step; the weights
+  never took a non-finite update, and no checkpoint is written after it.
+train.check_finite=false turns the check off.
 """
 from __future__ import annotations
 
@@ -12,22 +17,66 @@ import torch
 
 from ..errors import NonFiniteError
 
+WHAT = {1: "D", 2: "G"}
 
-def all_finite(loss: torch.Tensor, params) -> bool:
-    """True when the loss and every gradient of `params` are finite."""
+
+def finite_flag(loss: torch.Tensor, params) -> torch.Tensor:
+    """A 0-dim bool tensor on the loss's device: the loss and every gradient of `params` are finite."""
     grads = [p.grad for p in params if p.grad is not None]
     values = [loss.detach().float().reshape(())]
     if grads:
         values += [n.float() for n in torch._foreach_norm(grads, math.inf)]
-    return bool(torch.isfinite(torch.stack(values)).all())
+    return torch.isfinite(torch.stack(values)).all()
+
+
+def all_finite(loss: torch.Tensor, params) -> bool:
+    """True when the loss and every gradient of `params` are finite (one host read)."""
+    return bool(finite_flag(loss, params))
+
+
+def halt_message(what: str, step: int, last_checkpoint: str | None, loss: float | None = None,
+                 resume_command: str | None = None) -> str:
+    kept = (f"the last good checkpoint {last_checkpoint} is intact" if last_checkpoint else "no checkpoint was written yet")
+    value = f" (loss={loss:.4g})" if loss is not None else ""
+    retry = (f"; to retry from it with other values start a new run: {resume_command}" if resume_command else
+             "; lower optim.lr, use a stabler loss or norm, or change seed in a new run folder")
+    return (f"non-finite {what} loss or gradient{value} at step {step}: halted before the optimizer applied it; "
+            f"{kept}{retry}")
 
 
 def check_finite(loss: torch.Tensor, params, what: str, step: int, last_checkpoint: str | None) -> None:
     """Raise NonFiniteError naming the step and the last good checkpoint when `what` went non-finite."""
     if all_finite(loss, params):
         return
-    kept = (f"the last good checkpoint {last_checkpoint} is intact (rerunning resumes from it)"
-            if last_checkpoint else "no checkpoint was written yet")
-    raise NonFiniteError(f"non-finite {what} loss or gradient (loss={loss.item():.4g}) at step {step}: halted "
-                         f"before the optimizer step; {kept}; lower optim.lr, use a stabler loss or norm, or "
-                         f"change seed")
+    raise NonFiniteError(halt_message(what, step, last_checkpoint, loss.item()))
+
+
+class FiniteGuard:
+    """check(loss, params, what, step, optimizer) before each optimizer step; poll() where the loop may sync."""
+
+    def __init__(self, enabled: bool, deferred: bool, device: torch.device):
+        self.enabled, self.deferred = enabled, enabled and deferred
+        if self.deferred:
+            self.first_bad = torch.zeros((), dtype=torch.long, device=device)  # 4 * step + WHAT code; 0: none
+
+    def check(self, loss: torch.Tensor, params, what: str, step: int, optimizer, last_checkpoint: str | None) -> None:
+        if not self.enabled:
+            return
+        if not self.deferred:
+            check_finite(loss, params, what, step, last_checkpoint)
+            return
+        bad = ~finite_flag(loss, params)
+        optimizer.found_inf = bad.float()  # fused Adam skips the whole update when it is 1
+        code = 4 * step + (1 if what == "D" else 2)
+        self.first_bad = torch.where(bad & (self.first_bad == 0), torch.full_like(self.first_bad, code), self.first_bad)
+
+    def poll(self, last_checkpoint: str | None, par=None) -> None:
+        """Raise NonFiniteError when any step (on any rank) went non-finite since the start (one host read)."""
+        if not self.deferred:
+            return
+        first = self.first_bad
+        if par is not None and par.active:
+            first = par.max_tensor(first)  # every rank halts together, none waits in a collective
+        code = int(first.item())
+        if code:
+            raise NonFiniteError(halt_message(WHAT[code % 4], code // 4, last_checkpoint))

@@ -24,7 +24,7 @@ from ..run.hparams import log_hparams
 from ..run.layout import RunFolder
 from ..run.logger import RunLogger
 from . import resume
-from .finite import check_finite
+from .finite import FiniteGuard
 from .options import OptimOptions, Schedule
 from .signals import StopRequest
 
@@ -46,7 +46,7 @@ def training_loop(
     G, D,                       # the models (plain modules: state dicts, EMA, samples, sigma reports)
     G_train, D_train,           # the same, wrapped for data-parallel training (or G and D themselves)
     opt_G, opt_D,               # their optimizers
-    ema,                        # moving average of G (swa_utils.AveragedModel) or None
+    ema,                        # moving average of G (gan.ema.EMA) or None
     stream,                     # real batches: next() -> (x, y), .position batches consumed
     latents: Latents,           # noise and fake labels of every step, by (step, i)
     loss: Loss,                 # D's and G's losses on logits
@@ -66,9 +66,14 @@ def training_loop(
     stateful = {"G": G, "D": D, "opt_G": opt_G, "opt_D": opt_D}  # each state_dict goes into checkpoints
     step, last_ckpt, t = start.step, start.last_ckpt, schedule
     n_dis, g_batch = optim.n_dis, optim.g_batch_size or batch_size
+    # on CUDA with fused Adam, non-finite steps are flagged and skipped on the device, read at log steps
+    finite = FiniteGuard(t.check_finite, deferred=device.type == "cuda" and bool(opt_D.defaults.get("fused")),
+                         device=device)
+    d_params = list(D.parameters())
 
     def save(step) -> str:
         """Everything the loop reads, RNG states included: keep it the last thing at a step boundary."""
+        finite.poll(last_ckpt, par)  # never checkpoint past a non-finite step
         state = {**resume.capture(stateful), "step": step, "data_position": stream.position,
                  **checkpoint_extra, "G_ema": ema.module.state_dict() if ema is not None else None}
         path = ckpt_io.save_checkpoint(run.root, state, step, keep=t.keep_ckpts) if par.is_writer \
@@ -104,19 +109,21 @@ def training_loop(
                 loss_D = loss.d_loss(real_logits, fake_logits) + sum(penalties.values())
                 opt_D.zero_grad(set_to_none=True)
                 loss_D.backward()  # under DDP this all-reduces D's gradients
-                if t.check_finite:
-                    check_finite(loss_D, D.parameters(), "D", step + 1, last_ckpt)
+                finite.check(loss_D, d_params, "D", step + 1, opt_D, last_ckpt)
                 opt_D.step()
                 norm.after_d_step(D)
 
             # ---- one generator step -------------------------------------------------------------------
             z, yf = latents.noise(g_batch, device, step, n_dis), latents.labels(g_batch, device, step, n_dis)
             z, yf = par.shard(z), par.shard(yf)
-            loss_G = loss.g_loss(D(G_train(z, yf), yf))  # plain D: its grads here are never stepped
+            D.requires_grad_(False)  # D's weight gradients would be thrown away: do not compute them
+            try:
+                loss_G = loss.g_loss(D(G_train(z, yf), yf))  # plain D: no DDP sync for D in the G step
+            finally:
+                D.requires_grad_(True)
             opt_G.zero_grad(set_to_none=True)
             loss_G.backward()
-            if t.check_finite:
-                check_finite(loss_G, G.parameters(), "G", step + 1, last_ckpt)
+            finite.check(loss_G, G.parameters(), "G", step + 1, opt_G, last_ckpt)
             opt_G.step()
             par.broadcast_buffers(G, D)  # rank 0's BN running statistics everywhere
             step += 1
@@ -126,6 +133,7 @@ def training_loop(
 
             # ---- bookkeeping (timed apart from training) ----------------------------------------------
             if step % t.log_every == 0 or step == t.steps:
+                finite.poll(last_ckpt, par)
                 if device.type == "cuda":
                     torch.cuda.synchronize()
                 elapsed = time.perf_counter() - window_start

@@ -111,8 +111,12 @@ class Parallel:
         return self.world > 1
 
     def device(self, device: torch.device) -> torch.device:
-        """One GPU per process: cuda -> cuda:LOCAL_RANK under torchrun."""
-        if self.active and device.type == "cuda" and device.index is None:
+        """One GPU per process: cuda -> cuda:LOCAL_RANK under torchrun; an explicit index would put every
+        rank on that one GPU, so it is refused."""
+        if self.active and device.type == "cuda":
+            if device.index is not None:
+                raise ConfigError(f"device={device} under torchrun would put every rank on that GPU: pass device=cuda "
+                                  f"or device=auto (rank r uses cuda:LOCAL_RANK)")
             return torch.device("cuda", torch.cuda.current_device())
         return device
 
@@ -168,6 +172,14 @@ class Parallel:
         t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64)
         dist.all_reduce(t.div_(self.world))
         return dict(zip(keys, t.tolist()))
+
+    def max_tensor(self, t: torch.Tensor) -> torch.Tensor:
+        """The elementwise max of `t` over ranks (a device tensor stays on its device)."""
+        if not self.active:
+            return t
+        t = t.clone()
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return t
 
     def any(self, flag: bool) -> bool:
         """True on every rank when it is true on any (a stop signal may reach one rank first)."""

@@ -5,10 +5,12 @@ import pytest
 import torch
 from torch import nn
 
-from sngan.lipschitz import conv_operator_norm, lipschitz_bounds, watch_input_sizes
-from sngan.logger import read_scalars
-from sngan.spectral import exact_sigma
-from sngan.train import build_models, sigma_report, train
+from conftest import build_models_for
+from sngan.gan.norms.spectral import exact_sigma
+from sngan.metrics.lipschitz import conv_operator_norm, lipschitz_bounds, record_input_sizes
+from sngan.metrics.sigma import sigma_report
+from sngan.run.logger import read_scalars
+from sngan.train import train
 
 
 def dense_norm(layer, shape):
@@ -44,11 +46,12 @@ def test_operator_norm_differs_from_the_reshaped_kernel_norm():
 
 
 def test_input_sizes_recorded_once_and_linear_layers_exact():
-    net = watch_input_sizes(nn.Sequential(nn.Conv2d(1, 4, 3, 2, 1), nn.Flatten(), nn.Linear(64, 3)))
-    assert lipschitz_bounds(net) == pytest.approx({"2": exact_sigma(net[2].weight)})  # no forward yet
-    net(torch.randn(2, 1, 8, 8))
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, 2, 1), nn.Flatten(), nn.Linear(64, 3))
+    assert lipschitz_bounds(net) == pytest.approx({"2": exact_sigma(net[2].weight)})  # no size recorded yet
+    assert record_input_sizes(net, torch.randn(2, 1, 8, 8)) is net and net.training  # mode restored
     assert net[0]._lipschitz_input_shape == (1, 8, 8)
-    net[0](torch.randn(1, 1, 5, 5))  # the hook is gone after the first forward
+    assert not net[0]._forward_hooks  # no hook stays behind (none can break a compiled graph)
+    net[0](torch.randn(1, 1, 5, 5))
     assert net[0]._lipschitz_input_shape == (1, 8, 8)
     first = lipschitz_bounds(net)
     assert set(first) == {"0", "2"}
@@ -57,7 +60,7 @@ def test_input_sizes_recorded_once_and_linear_layers_exact():
 
 def test_sigma_report_and_training_log_lipschitz_beside_sigma(small_cfg):
     cfg = small_cfg("train.steps=2", "norm=sn")
-    _, D = build_models(cfg, torch.device("cpu"))
+    _, D = build_models_for(cfg)
     D(torch.randn(2, 1, 16, 16))
     scalars, _ = sigma_report(D)
     convs = [n for n, m in D.named_modules() if isinstance(m, nn.Conv2d)]

@@ -73,16 +73,40 @@ class SpectralNorm(nn.Module):
                     u.copy_(F.normalize(mat @ v, dim=0, eps=self.eps))
 
     def sigma(self, weight: torch.Tensor) -> torch.Tensor:
-        """The current estimate u^T W v (averaged over both reshapes for BSSN), in fp32."""
+        """The current estimate u^T W v (averaged over both reshapes for BSSN), in fp32, u and v frozen."""
         with torch.autocast(weight.device.type, enabled=False):
-            sigmas = [getattr(self, u_name).clone() @ mat.float() @ getattr(self, v_name).clone()
+            sigmas = [getattr(self, u_name).clone() @ (mat.float() @ getattr(self, v_name).clone())
                       for mat, u_name, v_name in self._pairs(weight)]
-        return sum(sigmas) / len(sigmas)
+        return sigmas[0] if len(sigmas) == 1 else sum(sigmas) / len(sigmas)
+
+    def _train_sigma(self, weight: torch.Tensor) -> torch.Tensor:
+        """power_iters iterations, then sigma = u^T (W v) with the last W v reused: one matrix-vector product
+        per iteration and reshape beyond the iteration itself, no clones (u and v are fresh tensors that the
+        graph may keep; the buffers take copies of them)."""
+        sigmas = []
+        with torch.autocast(weight.device.type, enabled=False):
+            for mat, u_name, v_name in self._pairs(weight):
+                mat = mat.float()
+                u_buf, v_buf = getattr(self, u_name), getattr(self, v_name)
+                u = u_buf
+                with torch.no_grad():
+                    for _ in range(self.power_iters - 1):
+                        u = F.normalize(mat @ F.normalize(mat.t() @ u, dim=0, eps=self.eps), dim=0, eps=self.eps)
+                    v = F.normalize(mat.t() @ u, dim=0, eps=self.eps)
+                wv = mat @ v  # differentiable in W; u, v constants as in the paper
+                u = F.normalize(wv.detach(), dim=0, eps=self.eps)
+                with torch.no_grad():
+                    u_buf.copy_(u)
+                    v_buf.copy_(v)
+                sigmas.append(torch.dot(u, wv))
+        return sigmas[0] if len(sigmas) == 1 else sum(sigmas) / len(sigmas)
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        if self.training:
-            self._iterate(weight, self.power_iters)
-        return (self.scale * weight.float() / self.sigma(weight)).to(weight.dtype)
+        sigma = self._train_sigma(weight) if self.training else self.sigma(weight)
+        w = weight.float() / sigma
+        if self.scale != 1.0:
+            w = self.scale * w
+        return w if w.dtype == weight.dtype else w.to(weight.dtype)
 
 
 def spectral_norm(module: nn.Module, name: str = "weight", **kwargs) -> nn.Module:
