@@ -80,9 +80,9 @@ class SpectralNorm(nn.Module):
         return sigmas[0] if len(sigmas) == 1 else sum(sigmas) / len(sigmas)
 
     def _train_sigma(self, weight: torch.Tensor) -> torch.Tensor:
-        """power_iters iterations, then sigma = u^T (W v) with the last W v reused: one matrix-vector product
-        per iteration and reshape beyond the iteration itself, no clones (u and v are fresh tensors that the
-        graph may keep; the buffers take copies of them)."""
+        """power_iters iterations, then sigma = u^T (W v) with the last W v reused: one matrix-vector product per
+        iteration and reshape beyond the iteration itself, no clones (u and v are fresh tensors the graph may
+        keep; the buffers take copies). Gradients flow through W v with u, v constants, as in the paper."""
         sigmas = []
         with torch.autocast(weight.device.type, enabled=False):
             for mat, u_name, v_name in self._pairs(weight):
@@ -92,10 +92,11 @@ class SpectralNorm(nn.Module):
                 with torch.no_grad():
                     for _ in range(self.power_iters - 1):
                         u = F.normalize(mat @ F.normalize(mat.t() @ u, dim=0, eps=self.eps), dim=0, eps=self.eps)
-                    v = F.normalize(mat.t() @ u, dim=0, eps=self.eps)
-                wv = mat @ v  # differentiable in W; u, v constants as in the paper
-                u = F.normalize(wv.detach(), dim=0, eps=self.eps)
+                    v = mat.t() @ u
+                    v = v / torch.linalg.vector_norm(v).clamp_min(self.eps)
+                wv = mat @ v  # differentiable in W
                 with torch.no_grad():
+                    u = wv / torch.linalg.vector_norm(wv).clamp_min(self.eps)
                     u_buf.copy_(u)
                     v_buf.copy_(v)
                 sigmas.append(torch.dot(u, wv))
