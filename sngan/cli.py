@@ -21,6 +21,7 @@ commands:
   report    tables and paper figures from runs: sngan report multirun/cifar10/DATE [--out DIR]
   bench     seconds per 100 G updates per norm and arch: sngan bench [--arch dcgan,mlp] [--steps 100]
             speed options off/on:   sngan bench --throughput [--pairs dcgan:cifar10] [--options bf16,compile]
+            trainer and SN cost:    sngan bench --overhead [--arch dcgan] [--steps 50]
 
 `sngan COMMAND --help` lists a command's options; `sngan train --cfg job` prints the composed config.
 """

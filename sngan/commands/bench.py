@@ -61,10 +61,14 @@ def _csv_list(text: str) -> list[str]:
 
 
 def bench(argv: list[str]) -> list[dict]:
-    if "--throughput" in argv:  # speed options off/on instead of norms (sngan.throughput)
+    if "--throughput" in argv:  # speed options off/on instead of norms (sngan.commands.throughput)
         from .throughput import throughput
 
         return throughput([a for a in argv if a != "--throughput"])
+    if "--overhead" in argv:  # the trainer over a bare loop, SN over no norm (sngan.commands.overhead)
+        from .overhead import overhead
+
+        return overhead([a for a in argv if a != "--overhead"])
     parser = argparse.ArgumentParser(prog="sngan bench", description=__doc__.split("\n")[0])
     parser.add_argument("--arch", default="dcgan,mlp", help="comma-separated archs (default: dcgan,mlp)")
     parser.add_argument("--norm", default=None, help="comma-separated norms (default: every registered norm)")

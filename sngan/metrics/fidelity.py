@@ -114,17 +114,32 @@ class RGBReference(Dataset):
         x = self.dataset[int(self.indices[i])][0]
         return x.expand(3, -1, -1) if x.shape[0] == 1 else x
 
-    def cache_name(self, spec: MetricSpec, seed: int) -> str:
-        """Everything the reference statistics depend on; the weights enter by checksum."""
+    def cache_name(self, spec: MetricSpec, seed: int, device: torch.device) -> str:
+        """Everything the reference statistics depend on: the weights enter by checksum, and the device type
+        and precision the features were computed in (CPU and GPU features differ in the last bits)."""
         d = self.description
         where = text_sha256(f"{d['root']}|{seed}")[:8]
         return (f"{d['dataset']}-{d['split']}-{d['resolution']}px-n{d['size']}of{d['of']}-{where}-"
-                f"{spec.extractor}-{spec.weights_sha256[:16]}")
+                f"{spec.extractor}-{spec.weights_sha256[:16]}-{device.type}-{PRECISION}")
 
 
+PRECISION = "fp32"  # features in full fp32: TF32 is off inside the extractor whatever the training loop set
+
+
+@contextlib.contextmanager
 def _on_device(device: torch.device):
-    """torch-fidelity moves things with .cuda(): make that mean this run's GPU."""
-    return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
+    """torch-fidelity moves things with .cuda(): make that mean this run's GPU; and compute the features in
+    fp32 (TF32 off for matmuls and convolutions, restored after), so numbers do not depend on speed.tf32."""
+    if device.type != "cuda":
+        yield
+        return
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        with torch.cuda.device(device):
+            yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 def _calculate(G: nn.Module, shape: ModelShape, mcfg, spec: MetricSpec, reference: RGBReference | None,
@@ -144,7 +159,7 @@ def _calculate(G: nn.Module, shape: ModelShape, mcfg, spec: MetricSpec, referenc
     if want.get("prc"):
         kwargs["prc_neighborhood"] = int(mcfg.get("prc_neighborhood", 3))
     if binary:
-        kwargs.update(input2=reference, input2_cache_name=reference.cache_name(spec, seed),
+        kwargs.update(input2=reference, input2_cache_name=reference.cache_name(spec, seed, device),
                       save_cpu_ram=reference.in_memory)  # in-memory tensors need no loader workers
     with _on_device(device):
         return calculate_metrics(**kwargs), kid_subset
@@ -202,6 +217,7 @@ def compute_metrics(G: nn.Module, shape: ModelShape, mcfg, spec: MetricSpec, ref
         "kid_subsets": int(mcfg.kid_subsets) if want["kid"] else None,
         "kid_subset_size": kid_subset if want["kid"] else None,
         "prc_neighborhood": int(mcfg.get("prc_neighborhood", 3)) if want["prc"] else None,
+        "device": device.type, "precision": PRECISION,
         "engine": f"torch-fidelity {torch_fidelity.__version__}",
     }
     if spec.kind == "classifier":
