@@ -1,7 +1,7 @@
 """The SN-GAN paper's figures from run folders (sngan.report.Run), as PNGs (matplotlib, Agg backend).
 
 fig3: final metric per setting, one line per norm (paper Fig. 3).
-fig2: sigma of each D layer over training: exact (solid) and power-iteration estimate (dashed) (Fig. 2).
+fig2: sigma of each D layer over training: exact (solid, o) and power-iteration estimate (dashed, x) (Fig. 2).
 fig6: squared singular values of each D layer's weight at the end, normalized by the largest, per norm
       (Fig. 6 of the paper plots sigma_i^2 / sigma_1^2).
 fig10: seconds per 100 generator updates per norm (and setting) (Fig. 10).
@@ -19,6 +19,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 from ..run.reader import norm_key, setting_key  # noqa: E402
 
 DPI = 110
+
+
+def _marks(n: int) -> dict:
+    """Marker keywords for a line of n points: every line shows markers, so a single logged point is
+    visible; long lines mark about 20 evenly spaced points, small."""
+    return {"marker": "o", "markersize": 4 if n <= 20 else 3, "markevery": max(1, n // 20)}
 
 
 def _grid(n: int, max_cols: int = 3) -> tuple[int, int]:
@@ -68,7 +74,7 @@ def fig_metrics(runs, tags, out, group) -> str | None:
                     ys.append(statistics.fmean(v for v, _ in vals))
                     es.append(statistics.stdev(v for v, _ in vals) if len(vals) > 1 else (vals[0][1] or 0.0))
             if xs:
-                ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=norm)
+                ax.errorbar(xs, ys, yerr=es, capsize=3, label=norm, **_marks(len(xs)))
         ax.set_xticks(range(len(settings)), settings)
         ax.set_xlabel("setting (paper Table 1)")
         ax.set_ylabel(tag.split("/", 1)[1])
@@ -99,12 +105,12 @@ def fig_sigma(runs, out, group) -> str | None:
             for k, layer in enumerate(run.series_tags("sigma_exact/D/")):
                 color = colors[k % len(colors)]
                 steps, values = zip(*run.series(f"sigma_exact/D/{layer}"))
-                (h,) = ax.plot(steps, values, color=color, label=layer)
+                (h,) = ax.plot(steps, values, color=color, label=layer, **_marks(len(steps)))
                 handles.setdefault(layer, h)
                 est = run.series(f"sigma/D/{layer}")
                 if est:
                     steps, values = zip(*est)
-                    ax.plot(steps, values, color=color, linestyle="--")
+                    ax.plot(steps, values, color=color, linestyle="--", **{**_marks(len(steps)), "marker": "x"})
             ax.set_yscale("log")
             ax.set_title(f"norm={norm}, setting={s}", fontsize=10)
             ax.grid(alpha=0.3)
@@ -113,7 +119,7 @@ def fig_sigma(runs, out, group) -> str | None:
             if i == len(norms) - 1:
                 ax.set_xlabel("generator updates")
     fig.suptitle(f"Largest singular value per D layer over training ({group}); "
-                 f"solid: exact, dashed: SN power-iteration estimate")
+                 f"solid/o: exact, dashed/x: SN power-iteration estimate")
     fig.legend(handles.values(), handles.keys(), title="D layer", loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return _save(fig, out, f"fig2_sigma_{group}.png")
@@ -135,7 +141,7 @@ def fig_spectra(runs, out, group, setting) -> str | None:
             if not sv:
                 continue
             top = max(sv[0] ** 2, 1e-30)
-            ax.plot(range(len(sv)), [v * v / top for v in sv], label=norm, marker="o" if len(sv) < 10 else None)
+            ax.plot(range(len(sv)), [v * v / top for v in sv], label=norm, **_marks(len(sv)))
         ax.set_title(layer, fontsize=10)
         ax.set_xlabel("index (descending)")
         ax.set_ylabel("sigma_i^2 / sigma_1^2")
