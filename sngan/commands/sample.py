@@ -173,11 +173,19 @@ def _umask() -> int:
 
 # ---- the command ------------------------------------------------------------------------------------
 
+def _whole(node, key: str, default: int, example: str) -> int:
+    try:
+        return int(node.get(key, default))
+    except (TypeError, ValueError):
+        raise ConfigError(f"{example.split('=')[0]} must be a whole number, got {node.get(key)!r}: "
+                          f"pass e.g. {example}") from None
+
+
 def check(cfg) -> tuple[str, str]:
     """(mode, output kind), or a ConfigError naming the fix, before any checkpoint is read."""
-    if int(cfg.n) < 1:
+    if _whole(cfg, "n", 64, "n=64") < 1:
         raise ConfigError(f"n must be >= 1, got {cfg.n}: pass e.g. n=64")
-    if int(cfg.get("batch_size", 250)) < 1:
+    if _whole(cfg, "batch_size", 250, "batch_size=250") < 1:
         raise ConfigError(f"batch_size must be >= 1, got {cfg.batch_size}: pass e.g. batch_size=250")
     mode = str(cfg.get("mode", "grid"))
     if mode not in MODES:
@@ -187,9 +195,9 @@ def check(cfg) -> tuple[str, str]:
         interp = cfg.get("interp") or {}
         if kind != "png":
             raise ConfigError(f"mode=interp draws one PNG, not out={cfg.out}: pass out=FILE.png")
-        if int(interp.get("rows", 8)) < 1:
+        if _whole(interp, "rows", 8, "interp.rows=8") < 1:
             raise ConfigError(f"interp.rows must be >= 1, got {interp.get('rows')}: pass e.g. interp.rows=8")
-        if int(interp.get("steps", 10)) < 2:
+        if _whole(interp, "steps", 10, "interp.steps=10") < 2:
             raise ConfigError(f"interp.steps must be >= 2, got {interp.get('steps')}: pass e.g. interp.steps=10")
         if str(interp.get("method", "slerp")) not in METHODS:
             raise ConfigError(f"unknown interp.method={interp.get('method')}: pass interp.method=slerp or lerp")
