@@ -76,12 +76,63 @@ def check_output_dirs(argv: list[str]) -> None:
         sys.exit(2)
 
 
+def first_of_each_sweep(argv: list[str]) -> list[str]:
+    """The overrides of argv with each sweep (a=1,2 or a=range(...)) replaced by its first value."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    out = []
+    for override in OverridesParser.create().parse_overrides(argv):
+        if override.is_sweep_override():
+            value = next(iter(override.sweep_string_iterator()))
+            out.append(f"{override.get_key_element()}={value}")
+        else:
+            out.append(override.input_line)
+    return out
+
+
+def check_composes(command: str, config_name: str, argv: list[str]) -> None:
+    """Compose the config before Hydra runs (and makes a folder): an unknown option or key, or a malformed
+    override, is bad input: Hydra's message (with its list of available options), exit 2, nothing written."""
+    if any(a.startswith("-") and a not in ("-m", "--multirun") for a in argv):
+        return  # --help, --cfg, --info, ...: Hydra's own
+    from hydra import compose, initialize_config_module
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        overrides = first_of_each_sweep([a for a in argv if a not in ("-m", "--multirun")])
+        with initialize_config_module("sngan.conf", version_base="1.3"):
+            compose(config_name, overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as e:
+        message = str(e).split("Config search path")[0].strip().replace("\n\n", "\n")
+        print(f"sngan {command}: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def remove_if_unused(folder: str) -> None:
+    """Remove a run folder a failed start made: nothing in it but Hydra's .hydra/ and empty folders."""
+    import shutil
+
+    if not os.path.isdir(folder):
+        return
+    for root, dirs, files in os.walk(folder):
+        if files and os.path.relpath(root, folder).split(os.sep)[0] != ".hydra":
+            return
+    shutil.rmtree(folder, ignore_errors=True)
+    parent = os.path.dirname(folder)
+    while parent and os.path.isdir(parent) and not os.listdir(parent) and parent != os.getcwd():
+        os.rmdir(parent)  # outputs/<dataset>/ when this was its only run
+        parent = os.path.dirname(parent)
+
+
 def run_hydra(command: str, argv: list[str]) -> None:
     import hydra
 
-    from .errors import UserError
+    from . import run  # noqa: F401  (registers the run-name resolver the train config uses)
+    from .errors import EXIT_INTERRUPTED, EXIT_NONFINITE, UserError
 
     module, func, config_name = COMMANDS[command]
+    check_composes(command, config_name, argv)
 
     @hydra.main(version_base="1.3", config_path="pkg://sngan.conf", config_name=config_name)
     def _app(cfg):
@@ -89,7 +140,12 @@ def run_hydra(command: str, argv: list[str]) -> None:
         try:
             return task(cfg)
         except UserError as e:
-            print(f"sngan {command}: error: {e}", file=sys.stderr)
+            kind = {EXIT_INTERRUPTED: "stopped", EXIT_NONFINITE: "halted"}.get(e.exit_code, "error")
+            print(f"sngan {command}: {kind}: {e}", file=sys.stderr)
+            if kind == "error" and command == "train":
+                from hydra.core.hydra_config import HydraConfig
+
+                remove_if_unused(HydraConfig.get().runtime.output_dir)  # bad input leaves nothing behind
             sys.exit(e.exit_code)
 
     sys.argv = [f"sngan {command}"] + argv

@@ -45,7 +45,7 @@ def _resolve_root(cfg) -> str:
 
 
 def _missing(cfg, what: str) -> DataError:
-    fix = ("pass dataset.download=true (needs internet; or run `sngan fetch` on a machine that has it)"
+    fix = ("pass dataset.download=true (needs internet), or run `sngan fetch` on a machine that has it"
            if cfg.name != "imagenet" else "pass dataset.root=PATH to an ImageFolder (one folder per class)")
     return DataError(f"{cfg.name} not found at {os.path.abspath(_resolve_root(cfg))} ({what}): {fix}, "
                      f"or point dataset.root at a folder that holds it")
@@ -63,7 +63,9 @@ def _digits(cfg, split):
 def _mnist(cfg, split):
     from torchvision.datasets import MNIST
 
-    _download(cfg, MNIST, train=True)
+    raw = os.path.join(_resolve_root(cfg), "MNIST", "raw")
+    if not (os.path.isdir(raw) and any(n.endswith("-ubyte") for n in os.listdir(raw))):
+        _download(cfg, MNIST, train=True)
     try:  # reads MNIST/raw/*-ubyte (the idx format)
         ds = MNIST(_resolve_root(cfg), train=split == "train", download=False)
     except RuntimeError:
@@ -72,13 +74,16 @@ def _mnist(cfg, split):
 
 
 def _download(cfg, torchvision_cls, **kwargs) -> None:
-    """Fetch the archive with torchvision when asked (torchvision verifies its checksums)."""
-    if cfg.download:
+    """Fetch the archive with torchvision (which verifies its checksums) when the files are missing and
+    dataset.download is true (the default for the torchvision datasets)."""
+    if cfg.get("download", False):
         try:
             torchvision_cls(_resolve_root(cfg), download=True, **kwargs)
         except Exception as e:  # no network, disk full, ...
-            raise DataError(f"downloading {cfg.name} to {_resolve_root(cfg)} failed ({e}): run `sngan fetch` "
-                            f"on a machine with internet, or point dataset.root at a copy") from None
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise DataError(f"{cfg.name} is not at {os.path.abspath(_resolve_root(cfg))} and downloading it failed "
+                            f"({reason}): run `sngan fetch` on a machine with internet and copy the folder here, or "
+                            f"pass dataset.root=PATH to a copy") from None
 
 
 def _cifar10(cfg, split):
@@ -87,9 +92,10 @@ def _cifar10(cfg, split):
 
     from torchvision.datasets import CIFAR10
 
-    _download(cfg, CIFAR10, train=True)
     folder = os.path.join(_resolve_root(cfg), "cifar-10-batches-py")
     names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+    if not all(os.path.isfile(os.path.join(folder, n)) for n in names):
+        _download(cfg, CIFAR10, train=True)
     images, labels = [], []
     for name in names:
         path = os.path.join(folder, name)
@@ -113,9 +119,10 @@ def _read_stl10_bin(path: str) -> torch.Tensor:
 def _stl10(cfg, split):
     from torchvision.datasets import STL10
 
-    _download(cfg, STL10, split="train+unlabeled")
     folder = os.path.join(_resolve_root(cfg), "stl10_binary")
     parts = ["train", "unlabeled"] if split == "train" else [split]  # the paper trains on both
+    if not all(os.path.isfile(os.path.join(folder, f"{part}_X.bin")) for part in parts):
+        _download(cfg, STL10, split="train+unlabeled")
     images = []
     for part in parts:
         path = os.path.join(folder, f"{part}_X.bin")

@@ -89,6 +89,8 @@ def _run_dir_of(argv: list[str]) -> str:
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
+    from ..run import naming  # noqa: F401  (the run-name resolver)
+
     with initialize_config_module("sngan.conf", version_base="1.3"):
         cfg = compose("train", overrides=[a for a in argv if not a.startswith("-")], return_hydra_config=True)
     HydraConfig.instance().set_config(cfg)  # lets ${hydra:...} interpolations resolve
