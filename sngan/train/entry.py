@@ -4,6 +4,7 @@ The one place that reads the whole config: everything below takes the values it 
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -23,6 +24,7 @@ from ..run.layout import RunFolder
 from ..run.logger import RunLogger
 from . import parallel, resume, speed
 from .build import build_models, build_optimizers, build_stream
+from .console import Console, hydra_overrides, rerun_command
 from .loop import Start, training_loop
 from .options import OptimOptions, Schedule, plain, validate
 from .snapshots import Snapshots
@@ -33,6 +35,11 @@ def train(cfg: DictConfig) -> dict:
     validate(cfg)
     norm, loss, shape = build_norm(cfg.norm), build_loss(str(cfg.loss.name)), model_shape(cfg)
     schedule, optim = Schedule.from_config(cfg.train), OptimOptions.from_config(cfg.optim)
+    overrides = hydra_overrides()  # under the CLI: the exact command that resumes this run
+    command = rerun_command(overrides) if overrides is not None else None
+    sweep = sweep_job_index() is not None
+    if sweep:  # one line per job, no bars from jobs running side by side
+        schedule = dataclasses.replace(schedule, progress=False)
     speed_options = speed.SpeedOptions.from_config(cfg.get("speed"))
     if speed_options.compile and not norm.supports_compile:
         raise ConfigError(f"norm={norm.name} differentiates D's input gradient (double backward), which torch.compile "
@@ -69,10 +76,15 @@ def train(cfg: DictConfig) -> dict:
         load_ema_state(ema, state.get("G_ema"))
         start = Start(state["step"], state["data_position"], state["rng"], last_ckpt)
         fixed_z = state["fixed_z"].to(device)
-        print(f"resumed from {last_ckpt} at step {start.step}")
         if start.step >= schedule.steps:
-            print(f"run in {run.root} already finished ({start.step} steps); nothing to do")
+            if par.is_writer:
+                again = (rerun_command([o for o in overrides if not o.startswith(("train.steps=", "name="))])
+                         if overrides is not None else "sngan train <same overrides>")
+                print(f"sngan train: the run in {run.root} already finished ({start.step} G updates); nothing to do. "
+                      f"Extend it: {again} train.steps={2 * max(start.step, 1)}; start afresh: {again} name=NEW_NAME")
             return {}
+        if par.is_writer:
+            print(f"resumed from {last_ckpt} at step {start.step}")
 
     # ---- data, logs -----------------------------------------------------------------------------------
     stream = build_stream(cfg.dataset, batch_size, seed, device, start.data_position, par,
@@ -82,6 +94,10 @@ def train(cfg: DictConfig) -> dict:
         run.rewind(start.step)  # a killed run may have logged past its last checkpoint
     logger = RunLogger(run, enabled=par.is_writer, purge_step=start.step + 1)
     logger.text("config", "```\n" + json.dumps(plain(cfg), indent=2) + "\n```")
+    console = Console(enabled=par.is_writer, sweep=sweep)
+    console.start(run.root, device, str(cfg.dataset.name), getattr(getattr(stream, "plan", None), "size", None),
+                  None if shape.points else shape.resolution, G, D, norm.name, str(cfg.get("setting_name", "")),
+                  loss.name, start.step, schedule.steps)
     snapshot = Snapshots(run, logger, latents, fixed_z, device,
                          points_dataset=str(cfg.dataset.name) if shape.points else None,
                          points_num=int(cfg.metrics.modes.num_samples), class_grid_limit=int(cfg.train.get("class_grids", 10)))
@@ -91,4 +107,4 @@ def train(cfg: DictConfig) -> dict:
         stream=stream, latents=latents, loss=loss, norm=norm, optim=optim, batch_size=batch_size,
         schedule=schedule, metrics=metrics, snapshot=snapshot, par=par,
         checkpoint_extra={"fixed_z": fixed_z.cpu(), "config": plain(cfg)}, hparams=run_hparams(cfg),
-        start=start, device=device)
+        start=start, device=device, console=console, rerun=command)

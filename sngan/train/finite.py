@@ -35,27 +35,30 @@ def all_finite(loss: torch.Tensor, params) -> bool:
 
 
 def halt_message(what: str, step: int, last_checkpoint: str | None, loss: float | None = None,
-                 resume_command: str | None = None) -> str:
+                 rerun: str | None = None) -> str:
     kept = (f"the last good checkpoint {last_checkpoint} is intact" if last_checkpoint else "no checkpoint was written yet")
     value = f" (loss={loss:.4g})" if loss is not None else ""
-    retry = (f"; to retry from it with other values start a new run: {resume_command}" if resume_command else
-             "; lower optim.lr, use a stabler loss or norm, or change seed in a new run folder")
+    cmd = rerun or "sngan train <same overrides>"
+    # the same command would resume into the same step; resume refuses a changed optim.* unless forced
+    retry = (f"; continue from it with a lower lr: `{cmd} optim.lr=<lower> resume_force=true`, or start afresh "
+             f"with other values: `{cmd} name=<new name> ...`")
     return (f"non-finite {what} loss or gradient{value} at step {step}: halted before the optimizer applied it; "
             f"{kept}{retry}")
 
 
-def check_finite(loss: torch.Tensor, params, what: str, step: int, last_checkpoint: str | None) -> None:
+def check_finite(loss: torch.Tensor, params, what: str, step: int, last_checkpoint: str | None,
+                 rerun: str | None = None) -> None:
     """Raise NonFiniteError naming the step and the last good checkpoint when `what` went non-finite."""
     if all_finite(loss, params):
         return
-    raise NonFiniteError(halt_message(what, step, last_checkpoint, loss.item()))
+    raise NonFiniteError(halt_message(what, step, last_checkpoint, loss.item(), rerun))
 
 
 class FiniteGuard:
     """check(loss, params, what, step, optimizer) before each optimizer step; poll() where the loop may sync."""
 
-    def __init__(self, enabled: bool, deferred: bool, device: torch.device):
-        self.enabled, self.deferred = enabled, enabled and deferred
+    def __init__(self, enabled: bool, deferred: bool, device: torch.device, rerun: str | None = None):
+        self.enabled, self.deferred, self.rerun = enabled, enabled and deferred, rerun
         if self.deferred:
             self.first_bad = torch.zeros((), dtype=torch.long, device=device)  # 4 * step + WHAT code; 0: none
 
@@ -63,7 +66,7 @@ class FiniteGuard:
         if not self.enabled:
             return
         if not self.deferred:
-            check_finite(loss, params, what, step, last_checkpoint)
+            check_finite(loss, params, what, step, last_checkpoint, self.rerun)
             return
         bad = ~finite_flag(loss, params)
         optimizer.found_inf = bad.float()  # fused Adam skips the whole update when it is 1
@@ -79,4 +82,4 @@ class FiniteGuard:
             first = par.max_tensor(first)  # every rank halts together, none waits in a collective
         code = int(first.item())
         if code:
-            raise NonFiniteError(halt_message(WHAT[code % 4], code // 4, last_checkpoint))
+            raise NonFiniteError(halt_message(WHAT[code % 4], code // 4, last_checkpoint, rerun=self.rerun))

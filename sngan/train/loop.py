@@ -61,6 +61,8 @@ def training_loop(
     hparams: dict,              # the run's knobs for TensorBoard's HParams tab at the end
     start: Start,
     device: torch.device,
+    console=None,               # train.console.Console: metric lines and the end summary (None: silent)
+    rerun: str | None = None,   # the command that resumes this run, for the messages that say so
 ) -> dict:
     """Train until schedule.steps G updates; returns the last logged scalars."""
     stateful = {"G": G, "D": D, "opt_G": opt_G, "opt_D": opt_D}  # each state_dict goes into checkpoints
@@ -68,7 +70,7 @@ def training_loop(
     n_dis, g_batch = optim.n_dis, optim.g_batch_size or batch_size
     # on CUDA with fused Adam, non-finite steps are flagged and skipped on the device, read at log steps
     finite = FiniteGuard(t.check_finite, deferred=device.type == "cuda" and bool(opt_D.defaults.get("fused")),
-                         device=device)
+                         device=device, rerun=rerun)
     d_params = list(D.parameters())
 
     def save(step) -> str:
@@ -149,6 +151,8 @@ def training_loop(
             G_sample = sampling_generator(G, ema)
             measured = metrics(step, G_sample, "G_ema" if ema is not None else "G", D, logger, run)
             last = {**last, **{k: v for k, v in measured.items() if k.startswith("metrics/")}}
+            if console is not None:
+                console.metrics(step, measured)
             if par.is_writer and (step % t.sample_every == 0 or step == t.steps):
                 snapshot(G_sample, step)
             if step % t.ckpt_every == 0 or step == t.steps:
@@ -161,10 +165,13 @@ def training_loop(
                 if last_ckpt != run.checkpoint(step):
                     last_ckpt = save(step)
                 stop.chain_previous()  # e.g. submitit's preemption handler: requeue now the checkpoint exists
+                again = f"`{rerun}`" if rerun else "the same command"
                 raise TrainingInterrupted(f"stopped by {stop.signal} after step {step}; checkpoint {last_ckpt} "
-                                          f"written: rerun the same command to resume")
+                                          f"written: rerun {again} to resume")
         if step >= t.steps:  # TB's HParams tab compares finished runs by their final metrics
             log_hparams(logger, hparams, run)
+            if console is not None:
+                console.end(run.root, step, last, None, None, last_ckpt is not None)
     finally:
         stop.uninstall()
         bar.close()
