@@ -1,9 +1,11 @@
 """Diagnostics of D's layers: SN's power-iteration sigma, the exact sigma of each weight, the Lipschitz
 constant of each conv as an operator, and singular-value spectra (the paper's Figs. 2 and 6, live).
 
-Tags: sigma/D/<layer> (SN's estimate), sigma_exact/D/<layer> (SVD of the trained weight),
+Layers are named by their module path with indices zero-padded (main.03, blocks.1.conv1), so TensorBoard
+sorts them in network order. Tags: sigma/D/<layer> (SN's estimate), sigma_exact/D/<layer> (SVD of the trained weight),
 sigma_normalized/D/<layer> (SVD of the weight the layer computes with), lipschitz/D/<layer>;
-histograms spectrum/D/<layer>; every spectrum also goes to spectra.jsonl.
+histograms spectrum/D/<layer>; every spectrum also goes to spectra.jsonl. TensorBoard's Custom Scalars tab
+overlays estimate and exact sigma per layer (the paper's Fig. 2, live).
 """
 from __future__ import annotations
 
@@ -15,18 +17,33 @@ from .lipschitz import lipschitz_bounds
 from .registry import Metric, MetricContext, register_metric
 
 
+def layer_name(path: str) -> str:
+    """A module path with its indices zero-padded: main.3 -> main.03 (text order = network order)."""
+    return ".".join(part.zfill(2) if part.isdigit() else part for part in path.split("."))
+
+
 def sigma_report(D) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
     """Per D layer: SN's power-iteration estimate, the exact sigma of the trained weight and of the
     weight the layer computes with, and that weight's singular-value spectrum."""
     scalars, spectra = {}, {}
     for layer, est in sigma_estimates(D).items():
-        scalars[f"sigma/D/{layer}"] = est
+        scalars[f"sigma/D/{layer_name(layer)}"] = est
     for layer, module in weighted_layers(D).items():
-        scalars[f"sigma_exact/D/{layer}"] = exact_sigma(raw_weight(module))
-        spectra[layer] = singular_values_of(module)
-        scalars[f"sigma_normalized/D/{layer}"] = spectra[layer][0].item()
-    scalars.update({f"lipschitz/D/{layer}": v for layer, v in lipschitz_bounds(D).items()})
+        name = layer_name(layer)
+        scalars[f"sigma_exact/D/{name}"] = exact_sigma(raw_weight(module))
+        spectra[name] = singular_values_of(module)
+        scalars[f"sigma_normalized/D/{name}"] = spectra[name][0].item()
+    scalars.update({f"lipschitz/D/{layer_name(layer)}": v for layer, v in lipschitz_bounds(D).items()})
     return scalars, spectra
+
+
+def fig2_layout(D) -> dict:
+    """TensorBoard custom-scalars layout: per D layer one chart of SN's estimate over the exact sigma."""
+    charts = {}
+    for layer in weighted_layers(D):
+        name = layer_name(layer)
+        charts[name] = ["Multiline", [f"sigma/D/{name}", f"sigma_exact/D/{name}", f"sigma_normalized/D/{name}"]]
+    return {"sigma of D's layers (paper Fig. 2)": charts}
 
 
 @register_metric("sigma")
@@ -36,6 +53,9 @@ class SigmaDiagnostics(Metric):
         self.norm_name = str(cfg.norm.name)
 
     def __call__(self, ctx: MetricContext) -> dict[str, float]:
+        if not getattr(self, "layout_written", False):
+            ctx.logger.custom_scalars(fig2_layout(ctx.D))
+            self.layout_written = True
         scalars, spectra = sigma_report(ctx.D)
         for layer, sv in spectra.items():
             ctx.logger.histogram(ctx.step, f"spectrum/D/{layer}", sv)

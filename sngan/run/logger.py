@@ -41,6 +41,11 @@ class RunLogger:
         if self.enabled:
             self.writer.add_text(tag, text)
 
+    def custom_scalars(self, layout: dict) -> None:
+        """Charts that overlay several tags (TensorBoard's Custom Scalars tab)."""
+        if self.enabled:
+            self.writer.add_custom_scalars(layout)
+
     def hparams(self, hparams: dict, metrics: dict) -> None:
         if self.enabled:
             self.writer.add_hparams(hparams, metrics, run_name=".")

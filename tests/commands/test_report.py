@@ -9,7 +9,7 @@ import pytest
 
 from conftest import run_cli
 from sngan.errors import UserError
-from sngan.report import find_runs
+from sngan.run.reader import find_runs
 
 ENV = {"OMP_NUM_THREADS": "1"}  # 2 shared cores: threads fighting each other make runs 100x slower
 
@@ -56,7 +56,7 @@ def add_scalars(path, rows):
 def test_std_tags_are_shown_as_spread_of_their_metric(tmp_path, monkeypatch):
     import matplotlib.axes
 
-    from sngan.report import metric_tags, write_report
+    from sngan.commands.report import metric_tags, write_report
 
     for i, (setting, is_mean, is_std) in enumerate([("A", 7.0, 0.5), ("B", 6.0, 0.25)]):
         fake_run(tmp_path / "sweep" / str(i), "sn", setting, 30.0 + i)
@@ -99,14 +99,19 @@ def test_report_errors_name_the_fix(tmp_path):
 @pytest.mark.slow
 def test_tiny_sweep_then_report(tmp_path):
     run_cli(["train", "-m", "setting=B,C", "norm=none,sn", "dataset=ring8", "arch=mlp", "train.steps=20",
-             "train.log_every=5", "train.sigma_every=10", "train.sample_every=20", "train.ckpt_every=20",
-             "dataset.eval_every=10", "dataset.eval_samples=200", "train.progress=false", "device=cpu",
+             "train.log_every=5", "metrics.every.sigma=10", "train.sample_every=20", "train.ckpt_every=20",
+             "metrics.every.modes=10", "metrics.modes.num_samples=200", "train.progress=false", "device=cpu",
              "batch_size=32", "hydra.sweep.dir=sweep"], cwd=tmp_path, env=ENV)
-    jobs = sorted(d for d in os.listdir(tmp_path / "sweep") if os.path.isdir(tmp_path / "sweep" / d))
-    assert len(jobs) == 4  # every combination in its own folder
+    sweep = tmp_path / "sweep" / "ring8"
+    jobs = sorted(d for d in os.listdir(sweep) if os.path.isdir(sweep / d))
+    # every combination in its own folder, named by what defines it (a rerun of the sweep resumes each)
+    # (batch_size=32 changes what is trained: a hash of it ends each name)
+    assert [j.rsplit("-", 1)[0] for j in jobs] == ["mlp-bce-none-B-s0", "mlp-bce-none-C-s0", "mlp-bce-sn-B-s0",
+                                                   "mlp-bce-sn-C-s0"]
+    assert len({j.rsplit("-", 1)[1] for j in jobs}) == 1
     for job in jobs:
-        assert (tmp_path / "sweep" / job / ".hydra" / "config.yaml").exists()
-        assert os.listdir(tmp_path / "sweep" / job / "tb")
+        assert (sweep / job / ".hydra" / "config.yaml").exists()
+        assert os.listdir(sweep / job / "tb")
     run_cli(["report", "sweep", "--out", "rep"], cwd=tmp_path, env=ENV)
     out = tmp_path / "rep"
     rows = list(csv.DictReader(open(out / "report.csv")))

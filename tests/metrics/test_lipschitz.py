@@ -8,7 +8,7 @@ from torch import nn
 from conftest import build_models_for
 from sngan.gan.norms.spectral import exact_sigma
 from sngan.metrics.lipschitz import conv_operator_norm, lipschitz_bounds, record_input_sizes
-from sngan.metrics.sigma import sigma_report
+from sngan.metrics.sigma import layer_name, sigma_report
 from sngan.run.logger import read_scalars
 from sngan.train import train
 
@@ -63,7 +63,8 @@ def test_sigma_report_and_training_log_lipschitz_beside_sigma(small_cfg):
     _, D = build_models_for(cfg)
     D(torch.randn(2, 1, 16, 16))
     scalars, _ = sigma_report(D)
-    convs = [n for n, m in D.named_modules() if isinstance(m, nn.Conv2d)]
+    convs = [layer_name(n) for n, m in D.named_modules() if isinstance(m, nn.Conv2d)]
+    assert convs[:2] == ["main.00", "main.02"] and convs == sorted(convs)  # text order is network order
     for name in convs + ["fc"]:
         assert f"lipschitz/D/{name}" in scalars and f"sigma/D/{name}" in scalars
     # linear layers: the exact sigma of the weight the layer computes with
