@@ -6,6 +6,7 @@ CIFAR-10, STL-10 and MNIST are read from their own file formats; ImageNet from a
 from __future__ import annotations
 
 import os
+import shutil
 
 import torch
 import torch.nn.functional as F
@@ -77,9 +78,13 @@ def _download(cfg, torchvision_cls, **kwargs) -> None:
     """Fetch the archive with torchvision (which verifies its checksums) when the files are missing and
     dataset.download is true (the default for the torchvision datasets)."""
     if cfg.get("download", False):
+        root = _resolve_root(cfg)
+        existed = os.path.exists(root)
         try:
-            torchvision_cls(_resolve_root(cfg), download=True, **kwargs)
+            torchvision_cls(root, download=True, **kwargs)
         except Exception as e:  # no network, disk full, ...
+            if not existed:
+                shutil.rmtree(root, ignore_errors=True)  # a failed download leaves no empty folder behind
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise DataError(f"{cfg.name} is not at {os.path.abspath(_resolve_root(cfg))} and downloading it failed "
                             f"({reason}): run `sngan fetch` on a machine with internet and copy the folder here, or "
