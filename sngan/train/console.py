@@ -71,6 +71,6 @@ class Console:
         lines.append(f"  run folder: {run_dir}")
         lines.append(f"  curves:     tensorboard --logdir {run_dir}/tb")
         if has_checkpoint:
-            which = f"{run_dir}/checkpoints/best.pt" if best else run_dir
+            which = f"{run_dir}:best" if best else run_dir
             lines.append(f"  samples:    sngan sample ckpt={which} n=64 out=samples.png")
         self.line("\n".join(lines))

@@ -30,6 +30,17 @@ from .options import OptimOptions, Schedule, plain, validate
 from .snapshots import Snapshots
 
 
+def read_best_or_none(run_dir: str) -> dict | None:
+    """best.pt's record, or None (a corrupt best.pt is reported and replaced by the next better evaluation)."""
+    from ..run.checkpoints import CheckpointError, read_best
+
+    try:
+        return read_best(run_dir)
+    except CheckpointError as e:
+        print(f"warning: {e}; the next evaluation writes a new best.pt")
+        return None
+
+
 def train(cfg: DictConfig) -> dict:
     """Train G and D as cfg says; returns the last logged scalars."""
     validate(cfg)
@@ -74,7 +85,7 @@ def train(cfg: DictConfig) -> dict:
         resume.check_config(state["config"], plain(cfg), last_ckpt, force=bool(cfg.get("resume_force", False)))
         resume.restore(state, {"G": G, "D": D, "opt_G": opt_G, "opt_D": opt_D})
         load_ema_state(ema, state.get("G_ema"))
-        start = Start(state["step"], state["data_position"], state["rng"], last_ckpt)
+        start = Start(state["step"], state["data_position"], state["rng"], last_ckpt, read_best_or_none(run.root))
         fixed_z = state["fixed_z"].to(device)
         if start.step >= schedule.steps:
             if par.is_writer:

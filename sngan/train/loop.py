@@ -37,6 +37,7 @@ class Start:
     data_position: int = 0
     rng: dict | None = None        # RNG states to restore right before the first step
     last_ckpt: str | None = None   # the newest good checkpoint (named by halt messages)
+    best: dict | None = None       # checkpoints/best.pt's record {"metric", "value", "step"}, if any
 
 
 def training_loop(
@@ -73,15 +74,28 @@ def training_loop(
                          device=device, rerun=rerun)
     d_params = list(D.parameters())
 
-    def save(step) -> str:
-        """Everything the loop reads, RNG states included: keep it the last thing at a step boundary."""
+    def state_at(step) -> dict:
+        """Everything the loop reads, RNG states included: take it last at a step boundary."""
         finite.poll(last_ckpt, par)  # never checkpoint past a non-finite step
-        state = {**resume.capture(stateful), "step": step, "data_position": stream.position,
-                 **checkpoint_extra, "G_ema": ema.module.state_dict() if ema is not None else None}
+        return {**resume.capture(stateful), "step": step, "data_position": stream.position,
+                **checkpoint_extra, "G_ema": ema.module.state_dict() if ema is not None else None}
+
+    def save(step) -> str:
+        state = state_at(step)
         path = ckpt_io.save_checkpoint(run.root, state, step, keep=t.keep_ckpts) if par.is_writer \
             else run.checkpoint(step)
         par.barrier()  # no rank exits (torchrun would then kill rank 0) before the file is written
         return path
+
+    best = start.best
+
+    def keep_best(step, measured) -> dict | None:
+        """checkpoints/best.pt by the run's primary metric: FID (or FID_<dataset>), lower is better."""
+        primary = next((k for k in measured if k.startswith("metrics/FID") and not k.endswith("_std")), None)
+        if primary is None or not par.is_writer or (best is not None and not measured[primary] < best["value"]):
+            return best
+        ckpt_io.save_best(run.root, state_at(step), step, primary, measured[primary])
+        return {"metric": primary, "value": float(measured[primary]), "step": int(step)}
 
     bar = tqdm(total=t.steps, initial=step, disable=not t.progress or not par.is_writer, dynamic_ncols=True,
                desc="G updates")
@@ -151,6 +165,7 @@ def training_loop(
             G_sample = sampling_generator(G, ema)
             measured = metrics(step, G_sample, "G_ema" if ema is not None else "G", D, logger, run)
             last = {**last, **{k: v for k, v in measured.items() if k.startswith("metrics/")}}
+            best = keep_best(step, measured)
             if console is not None:
                 console.metrics(step, measured)
             if par.is_writer and (step % t.sample_every == 0 or step == t.steps):
@@ -171,7 +186,7 @@ def training_loop(
         if step >= t.steps:  # TB's HParams tab compares finished runs by their final metrics
             log_hparams(logger, hparams, run)
             if console is not None:
-                console.end(run.root, step, last, None, None, last_ckpt is not None)
+                console.end(run.root, step, last, best, None, last_ckpt is not None)
     finally:
         stop.uninstall()
         bar.close()
