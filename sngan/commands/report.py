@@ -101,6 +101,10 @@ def write_report(runs: list[Run], out: str, sources: list[str]) -> dict[str, lis
         for tag in g_tags:
             protocols = sorted({r.protocols[tag] for r in g_runs if tag in r.protocols})
             md += [f"### {tag}", "", "Protocol: " + (" / ".join(protocols) or "unknown"), ""]
+            reals = sorted({f"{r.real[tag]:.4g}" for r in g_runs if tag in r.real})
+            if reals:
+                md += [f"Real data measured the same way (IS of real images; FID/KID of one real half against the "
+                       f"other): {' / '.join(reals)}", ""]
             md += markdown_pivot(g_runs, lambda r, t=tag: r.final_with_std(t)) + [""]
         if not g_tags:
             md += ["No metrics/* tags were logged by these runs (enable metrics in training).", ""]

@@ -248,19 +248,27 @@ class FidelityMetrics(Metric):
         if kind == "classifier":
             classifier.check_classifier_dataset(cfg.dataset)  # config only: every rank refuses alike under torchrun
         self.reference = None
+        self.real = None  # what real images score under the same protocol (metrics/reference.py)
         self.protocol_logged = False
 
     def __call__(self, ctx: MetricContext) -> dict[str, float]:
         if self.spec is None:
             self.spec = resolve_spec(self.dataset_cfg, self.mcfg)
-        if self.reference is None and (self.mcfg.fid or self.mcfg.kid):
+        if self.reference is None:
             self.reference = RGBReference(self.dataset_cfg, str(self.mcfg.reference_split),
                                           self.mcfg.reference_size, int(self.mcfg.seed))
+        if self.real is None and self.mcfg.get("real_reference", True):
+            from .reference import real_reference
+
+            self.real = real_reference(self.reference, self.spec, self.mcfg, self.device, _on_device)
         start = time.perf_counter()
         scalars, protocol = compute_metrics(ctx.G, self.shape, self.mcfg, self.spec, self.reference,
                                             int(self.mcfg.num_samples), self.device, ctx.generator_name)
-        ctx.run.append_jsonl(ctx.run.metrics, {"step": int(ctx.step), "metrics": scalars, "protocol": protocol,
-                                               "seconds": round(time.perf_counter() - start, 3)})
+        record = {"step": int(ctx.step), "metrics": scalars, "protocol": protocol,
+                  "seconds": round(time.perf_counter() - start, 3)}
+        if self.real:
+            record["real"] = self.real
+        ctx.run.append_jsonl(ctx.run.metrics, record)
         if not self.protocol_logged:
             ctx.logger.text("metrics/protocol", "```\n" + json.dumps(protocol, indent=2) + "\n```")
             self.protocol_logged = True

@@ -69,6 +69,14 @@ class MetricRunner:
             self.entries.append((cls(cfg, device), int(every[name])))
         self.last_step, self.writer = int(last_step), writer
 
+    @property
+    def references(self) -> dict[str, float]:
+        """What real data scored on the metrics measured so far, by tag (entries that keep a `real` record)."""
+        out = {}
+        for metric, _ in self.entries:
+            out.update({k: v for k, v in (getattr(metric, "real", None) or {}).items() if k.startswith("metrics/")})
+        return out
+
     def due(self, step: int) -> list[Metric]:
         return [m for m, every in self.entries if step % every == 0 or step == self.last_step]
 

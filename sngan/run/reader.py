@@ -23,6 +23,7 @@ class Run:
     scalars: list[dict]
     spectra: dict | None = None          # the last record of spectra.jsonl
     protocols: dict = field(default_factory=dict)  # metric tag -> protocol text
+    real: dict = field(default_factory=dict)       # metric tag -> what real data scored the same way
 
     def _get(self, *keys, default=""):
         node = self.config
@@ -138,6 +139,8 @@ def find_runs(dirs: list[str]) -> list[Run]:
             spectra = read_jsonl(folder.spectra)
             run = Run(root, config, read_jsonl(folder.scalars), spectra[-1] if spectra else None)
             run.protocols = _protocols(folder, config, run.final())
+            records = [r for r in read_jsonl(folder.metrics) if r.get("real")]
+            run.real = {k: v for k, v in records[-1]["real"].items() if k.startswith("metrics/")} if records else {}
             runs.append(run)
     if not runs:
         raise UserError(f"no run folders (with scalars.jsonl) under {', '.join(dirs)}: "

@@ -167,7 +167,7 @@ def training_loop(
             last = {**last, **{k: v for k, v in measured.items() if k.startswith("metrics/")}}
             best = keep_best(step, measured)
             if console is not None:
-                console.metrics(step, measured)
+                console.metrics(step, measured, metrics.references)
             if par.is_writer and (step % t.sample_every == 0 or step == t.steps):
                 snapshot(G_sample, step)
             if step % t.ckpt_every == 0 or step == t.steps:
@@ -186,7 +186,7 @@ def training_loop(
         if step >= t.steps:  # TB's HParams tab compares finished runs by their final metrics
             log_hparams(logger, hparams, run)
             if console is not None:
-                console.end(run.root, step, last, best, None, last_ckpt is not None)
+                console.end(run.root, step, last, best, metrics.references, last_ckpt is not None)
     finally:
         stop.uninstall()
         bar.close()
