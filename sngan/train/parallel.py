@@ -34,8 +34,27 @@ def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def adopt_submitit_tasks() -> bool:
+    """Inside a submitit job of several tasks (hydra/launcher=slurm with hydra.launcher.gpus_per_node=N runs
+    N tasks per node), set torchrun's variables from submitit's job environment, so the same rules hold:
+    one process group, one run folder, rank 0 writes. False outside such a job."""
+    if not os.environ.get("SUBMITIT_EXECUTOR") or "WORLD_SIZE" in os.environ:
+        return False
+    import submitit
+
+    env = submitit.JobEnvironment()
+    if env.num_tasks <= 1:
+        return False
+    digits = "".join(c for c in str(env.job_id) if c.isdigit()) or "0"
+    os.environ.update(RANK=str(env.global_rank), WORLD_SIZE=str(env.num_tasks), LOCAL_RANK=str(env.local_rank),
+                      MASTER_ADDR=os.environ.get("MASTER_ADDR", env.hostnames[0]),
+                      MASTER_PORT=os.environ.get("MASTER_PORT", str(20000 + int(digits[-6:]) % 20000)))
+    return True
+
+
 def init_from_env() -> bool:
-    """Join the process group torchrun describes (once); False when not under torchrun."""
+    """Join the process group torchrun (or a multi-task submitit job) describes, once; False when neither."""
+    adopt_submitit_tasks()
     if not launched_by_torchrun():
         return False
     if not dist.is_initialized():
