@@ -79,8 +79,10 @@ def _load_config(run: RunFolder) -> dict | None:
     if os.path.exists(run.hydra_config):
         from omegaconf import OmegaConf
 
-        # unresolved: run_dir refers to ${hydra:...}, which only resolves inside a Hydra run
-        return OmegaConf.to_container(OmegaConf.load(run.hydra_config), resolve=False)
+        cfg = OmegaConf.load(run.hydra_config)
+        if "run_dir" in cfg:  # ${hydra:...} resolves only inside a Hydra run; the rest (e.g. the dataset's
+            del cfg["run_dir"]  # recommended optimizer) resolves here
+        return OmegaConf.to_container(cfg, resolve=True)
     from .checkpoints import CheckpointError, load_checkpoint
 
     for path in list_checkpoints(run.root):

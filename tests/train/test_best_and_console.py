@@ -20,7 +20,8 @@ def test_best_pt_holds_the_lowest_fid_step(small_cfg, monkeypatch):
     monkeypatch.setattr(fidelity, "RGBReference", lambda *a: object())
     monkeypatch.setattr(fidelity, "compute_metrics", lambda *a, **kw: ({"metrics/FID_digits": next(scripted)},
                                                                         {"scripted": True}))
-    cfg = small_cfg("train.steps=6", "metrics.enabled=true", "metrics.every.fidelity=2", "train.ckpt_every=6")
+    cfg = small_cfg("train.steps=6", "metrics.enabled=true", "metrics.every.fidelity=2", "train.ckpt_every=6",
+                    "metrics.real_reference=false")
     train(cfg)
     best = read_best(cfg.run_dir)
     assert best == {"metric": "metrics/FID_digits", "value": 3.0, "step": 4}
@@ -40,7 +41,7 @@ def test_rerun_of_the_same_command_resumes_bitwise_and_talks(tmp_path):
     runs = sorted(os.listdir(folder))
     assert len(runs) == 2 and "straight" in runs  # the unnamed run got its own, defined name
     named = next(r for r in runs if r != "straight")
-    assert named.startswith("dcgan-bce-sn-C-s3")
+    assert named.startswith("dcgan-hinge-sn-default-s3-")  # SMALL's batch_size=16 adds a hash
     rerun = run_cli([*args[:-2], "train.steps=4", "train.ckpt_every=2", "seed=3"], cwd=tmp_path)  # train.steps extends in place
     assert "resumed from" in rerun.stdout and sorted(os.listdir(folder)) == runs
     a = torch.load(list_checkpoints(str(folder / "straight"))[0], weights_only=True)
