@@ -11,9 +11,9 @@ from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 # tiny but real: a few G updates on the embedded digits, everything logged at least once
-SMALL = ["train.steps=4", "train.log_every=2", "train.sigma_every=2", "train.sample_every=2",
+SMALL = ["train.steps=4", "train.log_every=2", "metrics.every.sigma=2", "train.sample_every=2",
          "train.ckpt_every=2", "train.progress=false", "batch_size=16", "device=cpu", "train.n_samples=16",
-         "metrics.enabled=false"]  # IS/FID/KID have their own tests (test_metrics*.py)
+         "metrics.enabled=false"]  # IS/FID/KID have their own tests (metrics/test_metrics*.py)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -35,6 +35,18 @@ def compose_train(overrides=(), run_dir=None):
     OmegaConf.set_struct(cfg, False)
     cfg.run_dir = str(run_dir) if run_dir else "/nonexistent"
     return cfg
+
+
+def build_models_for(cfg, device="cpu"):
+    """G and D as `sngan train` builds them from cfg (sngan.train.build.build_models' explicit arguments)."""
+    import torch
+
+    from sngan.gan.archs import model_shape
+    from sngan.gan.norms import build_norm
+    from sngan.train.build import build_models
+
+    return build_models(cfg.arch, model_shape(cfg), build_norm(cfg.norm), str(cfg.get("norm_g", "none") or "none"),
+                        int(cfg.seed), torch.device(device))
 
 
 @pytest.fixture

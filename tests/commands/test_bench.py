@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import run_cli
-from sngan.bench import timed_sec_per_100
+from sngan.commands.cells import timed_sec_per_100
 
 
 def test_warmup_window_is_left_out_and_windows_weighted():
@@ -34,7 +34,7 @@ def kept_cell_dirs(tmp_path, monkeypatch):
     import contextlib
     import itertools
 
-    import sngan.bench
+    import sngan.commands.cells
 
     dirs, counter = [], itertools.count()
 
@@ -45,12 +45,12 @@ def kept_cell_dirs(tmp_path, monkeypatch):
         dirs.append(path)
         yield str(path)
 
-    monkeypatch.setattr(sngan.bench.tempfile, "TemporaryDirectory", kept)
+    monkeypatch.setattr(sngan.commands.cells.tempfile, "TemporaryDirectory", kept)
     return dirs
 
 
 def test_image_cell_runs_without_metrics(kept_cell_dirs, capsys):
-    from sngan.bench import bench
+    from sngan.commands.bench import bench
 
     rows = bench(["--arch", "dcgan", "--norm", "none", "--steps", "2", "--warmup", "1", "--batch-size", "8",
                   "--device", "cpu", "arch.g_ch=8", "arch.d_ch=8"])
@@ -64,7 +64,7 @@ def test_image_cell_runs_without_metrics(kept_cell_dirs, capsys):
 
 
 def test_throughput_images_per_s_uses_composed_n_dis(kept_cell_dirs):
-    from sngan.throughput import run_throughput
+    from sngan.commands.throughput import run_throughput
 
     rows = run_throughput([("mlp", "ring8")], [], steps=2, warmup=1, batch_size=8, device="cpu",
                           extra=["optim.n_dis=3"])

@@ -4,10 +4,11 @@ from __future__ import annotations
 import torch
 from omegaconf import OmegaConf
 
-from sngan.checkpoint import list_checkpoints, load_checkpoint
-from sngan.models import build_generator
-from sngan.norms import apply_norm_g
-from sngan.sample import load_generator
+from sngan.commands.sample import load_generator
+from sngan.gan.archs import build_generator, model_shape
+from sngan.gan.norms import apply_norm_g
+from sngan.run.checkpoints import load_checkpoint
+from sngan.run.layout import list_checkpoints
 from sngan.train import train
 
 
@@ -16,7 +17,7 @@ def test_folded_generator_matches_the_eval_mode_generator_with_sn_in_g(small_cfg
     path = list_checkpoints(str(tmp_path / "run"))[0]
     folded, cfg = load_generator(path, torch.device("cpu"), prefer_ema=False)
     assert not any(hasattr(m, "parametrizations") for m in folded.modules())
-    reference = apply_norm_g(build_generator(cfg), cfg)
+    reference = apply_norm_g(build_generator(cfg.arch, model_shape(cfg)), cfg.get("norm_g", "none"))
     reference.load_state_dict(load_checkpoint(path)["G"])
     reference.eval()  # u, v as saved, no further power iteration
     z = torch.randn(4, cfg.z_dim)

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from conftest import compose_train
-from sngan.data import BatchPlan, BatchStream, load_images, to_float, to_uint8
+from sngan.data.batches import BatchPlan, BatchStream
+from sngan.data.images import load_images, to_float, to_uint8
 from sngan.errors import ConfigError, DataError
 
 
@@ -44,7 +45,8 @@ def test_cifar10_loads_the_real_format(tmp_path):
 
 
 def test_missing_dataset_names_the_fix(tmp_path):
-    cfg = compose_train(["dataset=cifar10", f"dataset.root={tmp_path / 'nothing'}"]).dataset
+    # download=false: the torchvision datasets now download missing files by default (needs internet)
+    cfg = compose_train(["dataset=cifar10", f"dataset.root={tmp_path / 'nothing'}", "dataset.download=false"]).dataset
     with pytest.raises(DataError, match="dataset.download=true.*dataset.root"):
         load_images(cfg)
 

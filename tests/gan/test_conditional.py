@@ -6,9 +6,10 @@ import os
 import pytest
 import torch
 
-from sngan.class_grids import class_grids
 from sngan.errors import ConfigError
-from sngan.models import build_discriminator, build_generator, num_classes
+from sngan.gan.archs import build_discriminator, build_generator, model_shape
+from sngan.gan.generate import class_grids
+from sngan.gan.norms import build_norm
 from sngan.train import train
 
 TINY_RESNET = ["arch=resnet", "arch.cond=true", "arch.g_ch=16", "arch.d_ch=8", "loss=hinge"]
@@ -16,9 +17,11 @@ TINY_RESNET = ["arch=resnet", "arch.cond=true", "arch.g_ch=16", "arch.d_ch=8", "
 
 def test_conditional_models_use_the_label(small_cfg):
     cfg = small_cfg(*TINY_RESNET)
-    assert num_classes(cfg) == 10
+    shape = model_shape(cfg)
+    assert shape.num_classes == 10
     torch.manual_seed(0)
-    G, D = build_generator(cfg).eval(), build_discriminator(cfg)
+    G = build_generator(cfg.arch, shape).eval()
+    D = build_discriminator(cfg.arch, shape, build_norm(cfg.norm).feature_layer)
     with torch.no_grad():
         G.blocks[0].bn1.gain.weight.normal_()  # class gains start at 1: make the classes differ
         D.embed.weight.normal_()
@@ -31,9 +34,9 @@ def test_conditional_models_use_the_label(small_cfg):
 
 
 def test_unconditional_by_default_and_cond_needs_classes(small_cfg):
-    assert num_classes(small_cfg("arch=resnet")) == 0
+    assert model_shape(small_cfg("arch=resnet")).num_classes == 0
     with pytest.raises(ConfigError, match="arch.cond"):
-        num_classes(small_cfg(*TINY_RESNET, "dataset.num_classes=0"))
+        model_shape(small_cfg(*TINY_RESNET, "dataset.num_classes=0"))
 
 
 def test_conditional_resnet_trains_and_writes_per_class_grids(small_cfg):

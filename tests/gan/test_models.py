@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from sngan.models.dcgan import DCGANDiscriminator, DCGANGenerator
-from sngan.models.resnet import ResNetDiscriminator, ResNetGenerator
+from sngan.gan.archs.dcgan import DCGANDiscriminator, DCGANGenerator
+from sngan.gan.archs.resnet import ResNetDiscriminator, ResNetGenerator
 
 
 def convs(net):

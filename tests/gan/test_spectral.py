@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from sngan.norms import apply_norm, fold_parametrizations, sigma_estimates, weighted_layers
-from sngan.spectral import SpectralNorm, exact_sigma, spectral_norm
-from sngan.models.dcgan import DCGANDiscriminator
+from sngan.gan.archs.dcgan import DCGANDiscriminator
+from sngan.gan.norms import build_norm, fold_parametrizations, sigma_estimates, weighted_layers
+from sngan.gan.norms.spectral import SpectralNorm, exact_sigma, spectral_norm
 
 
 def sn_cfg(iters=1):
@@ -17,7 +17,7 @@ def sn_cfg(iters=1):
 
 def test_normalized_weights_have_unit_sigma_once_power_iteration_converges():
     torch.manual_seed(0)
-    D = apply_norm(DCGANDiscriminator(16, 3, d_ch=8), sn_cfg())
+    D = build_norm(sn_cfg()).apply(DCGANDiscriminator(16, 3, d_ch=8))
     layers = weighted_layers(D)
     assert len(layers) == 8
     for name, layer in layers.items():
@@ -84,7 +84,7 @@ def test_power_iterations_configurable():
 
 def test_folding_gives_plain_layers_with_identical_outputs():
     torch.manual_seed(0)
-    D = apply_norm(DCGANDiscriminator(16, 1, d_ch=8), sn_cfg()).eval()
+    D = build_norm(sn_cfg()).apply(DCGANDiscriminator(16, 1, d_ch=8)).eval()
     x = torch.randn(3, 1, 16, 16)
     before = D(x)
     fold_parametrizations(D)

@@ -13,13 +13,13 @@ from torch import nn
 
 from conftest import compose_train
 from sngan.metrics import classifier, inception
-from sngan.metrics.compute import RGBReference, Uint8RGBGenerator, compute_metrics, resolve_spec
-from sngan.models import build_generator
+from sngan.gan.archs import build_generator, model_shape
+from sngan.metrics.fidelity import RGBReference, Uint8RGBGenerator, compute_metrics, resolve_spec
 
 
 def frechet_distance(features_1: torch.Tensor, features_2: torch.Tensor) -> float:
     """FID on two (N, D) feature sets through the two torch-fidelity functions that calculate_metrics (and so
-    sngan.metrics.compute) runs on the extracted features: the numbers the product reports."""
+    sngan.metrics.fidelity) runs on the extracted features: the numbers the product reports."""
     from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
 
     stats_1 = fid_features_to_statistics(features_1.detach().cpu().float())
@@ -128,11 +128,11 @@ def test_inception_metrics_through_torch_fidelity_with_local_random_weights(metr
                          f"metrics.inception_weights={weights}", "metrics.download_weights=false",
                          "metrics.isc_splits=2", "metrics.reference_size=10", "metrics.batch_size=10"])
     torch.manual_seed(0)
-    G = build_generator(cfg)
+    G = build_generator(cfg.arch, model_shape(cfg))
     G.train()
     spec = resolve_spec(cfg.dataset, cfg.metrics)
     reference = RGBReference(cfg.dataset, "train", 10, 0)
-    run = lambda spec: compute_metrics(G, cfg, cfg.metrics, spec, reference, 10, torch.device("cpu"), "G")
+    run = lambda spec: compute_metrics(G, model_shape(cfg), cfg.metrics, spec, reference, 10, torch.device("cpu"), "G")
     values, protocol = run(spec)
 
     assert set(values) == {"metrics/IS", "metrics/IS_std", "metrics/FID", "metrics/KID", "metrics/KID_std"}
@@ -200,7 +200,7 @@ def test_digits_classifier_is_accurate_cached_and_feeds_distinct_metrics(metrics
     spec = resolve_spec(cfg.dataset, cfg.metrics)  # auto on digits: the classifier
     assert spec.kind == "classifier" and spec.weights == path
     torch.manual_seed(0)
-    values, protocol = compute_metrics(build_generator(cfg), cfg, cfg.metrics, spec,
+    values, protocol = compute_metrics(build_generator(cfg.arch, model_shape(cfg)), model_shape(cfg), cfg.metrics, spec,
                                        RGBReference(cfg.dataset, "train", None, 0), 200, torch.device("cpu"))
     assert set(values) == {"metrics/IS_digits", "metrics/IS_digits_std", "metrics/FID_digits",
                            "metrics/KID_digits", "metrics/KID_digits_std"}
@@ -223,7 +223,7 @@ def test_classifier_on_a_dataset_without_usable_labels_refuses_before_training(d
     from sngan.train import train
 
     cfg = small_cfg(f"dataset={dataset}", "metrics.enabled=true", "metrics.extractor=classifier",
-                    "metrics.every=1000")
+                    "metrics.every.fidelity=1000")
     with pytest.raises(ConfigError) as err:
         train(cfg)  # refused at start-up, not at the first evaluation 1000 steps later
     assert "\n" not in str(err.value) and "metrics.extractor=inception" in str(err.value)

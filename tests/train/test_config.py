@@ -7,12 +7,12 @@ import pytest
 import torch
 from hydra import compose, initialize_config_module
 
-from conftest import compose_train
-from sngan.config import validate
+from conftest import build_models_for, compose_train
 from sngan.errors import ConfigError
-from sngan.train import build_models
+from sngan.gan.norms import build_norm
+from sngan.train.options import validate
 
-CONF = os.path.join(os.path.dirname(__file__), "..", "conf")
+CONF = os.path.join(os.path.dirname(__file__), "..", "..", "conf")
 
 
 def options(group: str) -> list[str]:
@@ -42,9 +42,9 @@ def test_dataset_option_composes(dataset):
 @pytest.mark.parametrize("dataset", IMAGE_DATASETS)
 @pytest.mark.parametrize("arch", ["dcgan", "resnet"])
 def test_image_models_build_for_each_dataset(dataset, arch):
-    # small widths: the shapes, not the paper's sizes, are under test here (see test_models.py)
+    # small widths: the shapes, not the paper's sizes, are under test here (see gan/test_models.py)
     cfg = compose_train([f"dataset={dataset}", f"arch={arch}", "arch.g_ch=16", "arch.d_ch=8"])
-    G, D = build_models(cfg, torch.device("cpu"))
+    G, D = build_models_for(cfg)
     z = torch.randn(2, cfg.z_dim)
     x = G(z)
     r = cfg.dataset.resolution
@@ -57,18 +57,18 @@ def test_norm_option_composes_and_builds(norm):
     cfg = compose_train([f"norm={norm}"])
     assert cfg.norm.name == norm
     validate(cfg)
-    G, D = build_models(cfg, torch.device("cpu"))
+    G, D = build_models_for(cfg)  # build_norm validates the norm's own keys
     assert D(G(torch.randn(2, cfg.z_dim))).shape == (2,)
 
 
 @pytest.mark.parametrize("loss", options("loss"))
 def test_loss_option_composes(loss):
-    from sngan.losses import d_loss, g_loss
+    from sngan.gan.losses import build_loss
 
     cfg = compose_train([f"loss={loss}"])
     real, fake = torch.randn(8), torch.randn(8)
-    assert torch.isfinite(d_loss(cfg.loss.name, real, fake))
-    assert torch.isfinite(g_loss(cfg.loss.name, fake))
+    assert torch.isfinite(build_loss(cfg.loss.name).d_loss(real, fake))
+    assert torch.isfinite(build_loss(cfg.loss.name).g_loss(fake))
 
 
 PAPER_TABLE_1 = {  # setting: (lr, beta1, beta2, n_dis), from the SN-GAN paper
@@ -93,9 +93,7 @@ def test_setting_overrides_main_config_and_cli_overrides_setting():
 
 @pytest.mark.parametrize("bad, fragment", [
     (["optim.lr=-1"], "optim.lr"), (["optim.beta2=1.5"], "beta"), (["optim.n_dis=0"], "n_dis"),
-    (["batch_size=0"], "batch_size"), (["norm=wc", "norm.clip=-0.1"], "norm.clip"),
-    (["norm=sn", "norm.power_iters=0"], "power_iters"),
-    (["norm=bssn", "norm.power_iters=0"], "power_iters"), (["norm=bssn", "norm.scale=-1"], "norm.scale"),
+    (["batch_size=0"], "batch_size"),
     (["optim.lr=abc"], "optim.lr must be a number"), (["train.steps=many"], "train.steps must be a number"),
 ])
 def test_bad_values_are_refused_with_the_key_named(bad, fragment):
@@ -103,15 +101,33 @@ def test_bad_values_are_refused_with_the_key_named(bad, fragment):
         validate(compose_train(bad))
 
 
+@pytest.mark.parametrize("bad, fragment", [
+    (["norm=wc", "norm.clip=-0.1"], "norm.clip"), (["norm=sn", "norm.power_iters=0"], "power_iters"),
+    (["norm=bssn", "norm.power_iters=0"], "power_iters"), (["norm=bssn", "norm.scale=-1"], "norm.scale"),
+])
+def test_bad_norm_values_are_refused_by_the_norm_entry_with_the_key_named(bad, fragment, tmp_path):
+    """A norm's own keys are checked by its registry entry (build_norm, which train calls right after
+    validate, before any work), no longer by validate."""
+    cfg = compose_train(bad, run_dir=tmp_path / "run")
+    validate(cfg)
+    with pytest.raises(ConfigError, match=fragment):
+        build_norm(cfg.norm)
+    from sngan.train import train
+
+    with pytest.raises(ConfigError, match=fragment):
+        train(cfg)
+    assert not (tmp_path / "run").exists()  # refused before the run folder was made
+
+
 @pytest.mark.parametrize("arch, resolution", [("dcgan", 30), ("resnet", 40)])
 def test_unsupported_resolution_is_a_config_error(arch, resolution):
     cfg = compose_train([f"arch={arch}", f"dataset.resolution={resolution}"])
     with pytest.raises(ConfigError, match="dataset.resolution"):
-        build_models(cfg, torch.device("cpu"))
+        build_models_for(cfg)
 
 
 def test_missing_gpu_index_is_a_config_error():
-    from sngan.config import pick_device
+    from sngan.device import pick_device
 
     with pytest.raises(ConfigError, match="device"):
         pick_device(f"cuda:{torch.cuda.device_count() + 3}")

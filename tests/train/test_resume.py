@@ -1,6 +1,7 @@
 """Exact resume in-process: signals stop at a step boundary, NaN halts, finished runs stay untouched."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -9,9 +10,11 @@ import signal
 import pytest
 import torch
 
-import sngan.train as train_mod
-from sngan import checkpoint as ckpt_io
 from sngan.errors import EXIT_INTERRUPTED, EXIT_NONFINITE, ConfigError, NonFiniteError, TrainingInterrupted
+from sngan.gan.generate import Latents
+from sngan.gan.losses import LOSSES
+from sngan.run.checkpoints import load_checkpoint
+from sngan.run.layout import RunFolder, list_checkpoints
 from sngan.train import train
 
 from conftest import compose_train
@@ -19,8 +22,9 @@ from conftest import compose_train
 STEPS = 6
 TINY = ["dataset.resolution=8", "batch_size=8", "arch.g_ch=32", "arch.d_ch=8", "device=cpu", "train.progress=false",
         "train.n_samples=4", f"train.steps={STEPS}", "train.log_every=1", "train.ckpt_every=2",
-        "train.sigma_every=1000", "train.sample_every=1000", "ema.enabled=true", "ema.decay=0.9",
-        "metrics.enabled=false"]
+        "metrics.every.sigma=1000", "train.sample_every=1000", "ema.enabled=true", "ema.decay=0.9",
+        "metrics.enabled=false",
+        "setting=C", "loss=bce", "ema.start=0"]  # pinned, not the dataset's recommendation: lr 2e-4 (changed below)
 
 
 def cfg_for(run_dir, *extra):
@@ -28,7 +32,7 @@ def cfg_for(run_dir, *extra):
 
 
 def final_state(run_dir) -> dict:
-    return torch.load(ckpt_io.list_checkpoints(str(run_dir))[0], weights_only=True)
+    return torch.load(list_checkpoints(str(run_dir))[0], weights_only=True)
 
 
 def assert_same_training_state(a: dict, b: dict):
@@ -61,13 +65,13 @@ def reference(tmp_path_factory):
 
 def send_signal_at(monkeypatch, sig, at_step: int):
     """Deliver `sig` to ourselves while step `at_step` (0-based) draws its noise."""
-    real_noise = train_mod.noise
+    real_noise = Latents.noise
 
-    def noise(cfg, n, device, *keys):
+    def noise(self, n, device, *keys):
         if keys[:2] == (at_step, 0):
             os.kill(os.getpid(), sig)
-        return real_noise(cfg, n, device, *keys)
-    monkeypatch.setattr(train_mod, "noise", noise)
+        return real_noise(self, n, device, *keys)
+    monkeypatch.setattr(Latents, "noise", noise)
 
 
 def logged_steps(run_dir, tag="loss/D"):
@@ -100,7 +104,7 @@ def test_signal_handed_to_previous_handler_after_checkpoint(tmp_path, monkeypatc
     run, calls = tmp_path / "run", []
 
     def previous(signum, frame):  # records what a requeue would find on disk
-        calls.append((signum, [torch.load(p, weights_only=True)["step"] for p in ckpt_io.list_checkpoints(str(run))]))
+        calls.append((signum, [torch.load(p, weights_only=True)["step"] for p in list_checkpoints(str(run))]))
     old = signal.signal(signal.SIGUSR2, previous)
     try:
         send_signal_at(monkeypatch, signal.SIGUSR2, at_step=2)
@@ -129,13 +133,13 @@ def test_resume_from_other_run_folder(tmp_path, reference):
     train(cfg_for(second, f"resume={first}", "train.num_workers=0", "dataset.in_memory=false"))
     assert logged_steps(second) == [5, 6]
     assert_same_training_state(final_state(second), reference)
-    assert len(ckpt_io.list_checkpoints(str(first))) == 2 and final_state(first)["step"] == 4  # source untouched
+    assert len(list_checkpoints(str(first))) == 2 and final_state(first)["step"] == 4  # source untouched
 
 
 def test_killed_run_logs_are_rewound_and_corrupt_newest_falls_back(tmp_path, reference):
     run = tmp_path / "run"
     train(cfg_for(run, "train.steps=4"))
-    newest = ckpt_io.list_checkpoints(str(run))[0]
+    newest = list_checkpoints(str(run))[0]
     open(newest, "r+b").truncate(1000)  # as if the disk lost the last write: resume from step 2
     with open(run / "metrics.jsonl", "w") as f:  # evaluations the killed run made (metrics are off here)
         f.writelines(json.dumps({"step": s, "metrics": {"metrics/IS": 1.0}}) + "\n" for s in (2, 4))
@@ -175,9 +179,10 @@ def test_changed_config_refused_unless_forced(tmp_path):
     assert final_state(run)["step"] == 4
 
 
-def poison(monkeypatch, name: str, at_call: int, where: str):
-    """Make the at_call-th call of train's d_loss/g_loss non-finite: the loss itself or only its gradient."""
-    real = getattr(train_mod, name)
+def poison(monkeypatch, name: str, at_call: int, where: str, loss_name: str = "bce"):
+    """Make the at_call-th call of the run's d_loss/g_loss non-finite: the loss itself or only its gradient.
+    The trainer takes its Loss from sngan.gan.losses.LOSSES (frozen entries: replaced, not mutated)."""
+    real = getattr(LOSSES[loss_name], name)
     calls = {"n": 0}
 
     def loss(*args):
@@ -189,21 +194,23 @@ def poison(monkeypatch, name: str, at_call: int, where: str):
             return value * float("nan")
         logits = args[-1]  # finite loss, infinite gradient: d sqrt(x)/dx at x = 0
         return value + torch.sqrt(logits.sum() * 0.0)
-    monkeypatch.setattr(train_mod, name, loss)
+    monkeypatch.setitem(LOSSES, loss_name, dataclasses.replace(LOSSES[loss_name], **{name: loss}))
 
 
 @pytest.mark.parametrize("name,where", [("d_loss", "loss"), ("g_loss", "grad")])
 def test_nan_halts_before_optimizer_step(tmp_path, monkeypatch, name, where):
     run = tmp_path / "run"
-    poison(monkeypatch, name, at_call=4, where=where)  # during step 4, after the step-2 checkpoint
+    cfg = cfg_for(run)
+    # during step 4, after the step-2 checkpoint
+    poison(monkeypatch, name, at_call=4, where=where, loss_name=str(cfg.loss.name))
     with pytest.raises(NonFiniteError) as halted:
-        train(cfg_for(run))
+        train(cfg)
     message = str(halted.value)
-    good = ckpt_io.checkpoint_path(str(run), 2)
+    good = RunFolder(str(run)).checkpoint(2)
     assert f"non-finite {'D' if name == 'd_loss' else 'G'} loss or gradient" in message
     assert "at step 4" in message and good in message
     assert halted.value.exit_code == EXIT_NONFINITE == 3
-    assert ckpt_io.list_checkpoints(str(run)) == [good]
-    state = ckpt_io.load_checkpoint(good)  # intact: its digest still matches
+    assert list_checkpoints(str(run)) == [good]
+    state = load_checkpoint(good)  # intact: its digest still matches
     assert all(torch.isfinite(v).all() for v in state["G"].values() if v.is_floating_point())
     assert logged_steps(run) == [1, 2, 3]

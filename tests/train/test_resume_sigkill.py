@@ -12,20 +12,20 @@ import time
 import pytest
 import torch
 
-from sngan import checkpoint as ckpt_io
+from sngan.run.layout import list_checkpoints
 
 from conftest import run_cli, sngan_exe
 
 STEPS = 12
 ONE_THREAD = dict(os.environ, OMP_NUM_THREADS="1")  # same in every run; spares a busy machine
 ARGS = ["dataset.resolution=8", "batch_size=8", "arch.g_ch=32", "arch.d_ch=8", "device=cpu", "train.progress=false", "train.n_samples=4",
-        f"train.steps={STEPS}", "train.log_every=1", "train.ckpt_every=3", "train.sigma_every=1000",
+        f"train.steps={STEPS}", "train.log_every=1", "train.ckpt_every=3", "metrics.every.sigma=1000",
         "train.sample_every=1000", "ema.enabled=true", "ema.decay=0.9", "metrics.enabled=false",
         "dataset.in_memory=false"]  # through the DataLoader, so num_workers matters
 
 
 def final(run_dir) -> dict:
-    return torch.load(ckpt_io.list_checkpoints(str(run_dir))[0], weights_only=True)
+    return torch.load(list_checkpoints(str(run_dir))[0], weights_only=True)
 
 
 def logged_steps(run_dir) -> list[int]:

@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from sngan import checkpoint as ckpt_io
+from sngan.run.layout import list_checkpoints
 
 from conftest import run_cli, sngan_exe
 
@@ -18,7 +18,7 @@ STEPS = 40
 ONE_THREAD = dict(os.environ, OMP_NUM_THREADS="1")
 ARGS = ["dataset.resolution=8", "batch_size=8", "arch.g_ch=16", "arch.d_ch=8", "device=cpu", "train.progress=false",
         "train.n_samples=4", f"train.steps={STEPS}", "train.log_every=1", "train.ckpt_every=1000",
-        "train.sigma_every=1000", "train.sample_every=1000", "metrics.enabled=false",
+        "metrics.every.sigma=1000", "train.sample_every=1000", "metrics.enabled=false",
         "dataset.in_memory=false", "train.num_workers=2"]
 
 
@@ -47,10 +47,10 @@ def test_sigterm_to_process_group_with_workers_checkpoints_and_resumes(tmp_path)
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 75, err
     assert "Traceback" not in err, err
-    saved = ckpt_io.list_checkpoints(str(run))
+    saved = list_checkpoints(str(run))
     stopped_at = torch.load(saved[0], weights_only=True)["step"]
     assert 2 <= stopped_at < STEPS
 
     run_cli(args, cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
-    assert torch.load(ckpt_io.list_checkpoints(str(run))[0], weights_only=True)["step"] == STEPS
+    assert torch.load(list_checkpoints(str(run))[0], weights_only=True)["step"] == STEPS
     assert logged_steps(run) == list(range(1, STEPS + 1))

@@ -1,4 +1,4 @@
-"""Speed options (sngan.speed): each on matches fp32 eager on the CPU within a stated tolerance."""
+"""Speed options (sngan.train.speed): each on matches fp32 eager on the CPU within a stated tolerance."""
 from __future__ import annotations
 
 import copy
@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 from conftest import SMALL, compose_train
-from sngan.spectral import spectral_norm
+from sngan.gan.norms.spectral import spectral_norm
 
 # 2 G updates of a narrow DCGAN on digits, losses logged at each
-TINY = SMALL + ["train.steps=2", "train.log_every=1", "train.sigma_every=2", "train.sample_every=2",
+TINY = SMALL + ["train.steps=2", "train.log_every=1", "metrics.every.sigma=2", "train.sample_every=2",
                 "train.ckpt_every=2", "arch.g_ch=32", "arch.d_ch=16"]
 
 
@@ -55,7 +55,7 @@ def test_bf16_run_matches_fp32(tmp_path, fp32_losses):
 
 
 def test_bf16_models_return_fp32_and_keep_fp32_weights():
-    from sngan.speed import use_bf16
+    from sngan.train.speed import use_bf16
 
     layer = use_bf16(nn.Linear(4, 3))
     out = layer(torch.randn(2, 4))
@@ -72,7 +72,7 @@ def test_channels_last_run_matches_fp32(tmp_path, fp32_losses):
 
 
 def test_channels_last_converts_weights_and_inputs():
-    from sngan.speed import use_channels_last
+    from sngan.train.speed import use_channels_last
 
     conv = use_channels_last(nn.Conv2d(3, 4, 3), image_input=True)
     x = torch.randn(2, 3, 8, 8)
@@ -102,7 +102,8 @@ def test_inductor_compiled_run_matches_eager(tmp_path, fp32_losses):
 
 
 def test_data_on_device_off_keeps_images_in_host_memory_without_workers():
-    from sngan.data import BatchStream, TensorImages
+    from sngan.data.batches import BatchStream
+    from sngan.data.images import TensorImages
 
     images = torch.randint(0, 256, (40, 1, 8, 8), dtype=torch.uint8)
     data = TensorImages(images, torch.arange(40))
@@ -115,18 +116,18 @@ def test_data_on_device_off_keeps_images_in_host_memory_without_workers():
 
 
 def test_threads_option_sets_torch_threads():
-    from sngan.speed import set_threads
+    from sngan.train.speed import SpeedOptions, set_threads
 
     before = torch.get_num_threads()
     try:
-        set_threads(compose_train(["speed.threads=1"]))
+        set_threads(SpeedOptions.from_config(compose_train(["speed.threads=1"]).speed).threads)
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
 
 
 def test_cpu_sync_batchnorm_equals_batchnorm_in_one_process():
-    from sngan.speed import convert_sync_bn
+    from sngan.train.speed import convert_sync_bn
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(2, 3, 1), nn.BatchNorm2d(3))
