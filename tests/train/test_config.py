@@ -91,6 +91,20 @@ def test_setting_overrides_main_config_and_cli_overrides_setting():
     assert cfg.optim.lr == 1e-3 and cfg.optim.n_dis == 2
 
 
+def test_digits_quickstart_recipe_applies_only_where_nothing_else_is_chosen():
+    cfg = compose_train([])  # `sngan train`: the recipe of docs/results/quickstart.md
+    assert (cfg.dataset.name, cfg.loss.name, cfg.train.steps) == ("digits", "hinge", 3500)
+    assert (cfg.optim.lr, cfg.optim.beta1, cfg.optim.beta2, cfg.optim.n_dis) == (1e-3, 0.0, 0.9, 1)
+    assert (cfg.ema.enabled, cfg.ema.decay, cfg.ema.start) == (True, 0.999, 500)
+    assert (cfg.arch.g_ch, cfg.arch.d_ch, cfg.arch.init) == (128, 24, "torch")
+    chosen = compose_train(["setting=A", "loss=bce", "ema.enabled=false", "arch.d_ch=8", "arch.init=paper"])
+    assert (chosen.optim.lr, chosen.optim.n_dis, chosen.loss.name) == (1e-4, 5, "bce")
+    assert (chosen.ema.enabled, chosen.arch.d_ch, chosen.arch.init) == (False, 8, "paper")
+    cifar = compose_train(["dataset=cifar10"])  # no recommendation: the paper's setting C, bce, N(0, 0.02) init
+    assert (cifar.optim.lr, cifar.loss.name, cifar.arch.init, cifar.ema.enabled) == (2e-4, "bce", "paper", False)
+    assert cifar.arch.g_ch is None and cifar.arch.d_ch is None
+
+
 @pytest.mark.parametrize("bad, fragment", [
     (["optim.lr=-1"], "optim.lr"), (["optim.beta2=1.5"], "beta"), (["optim.n_dis=0"], "n_dis"),
     (["batch_size=0"], "batch_size"),
