@@ -16,7 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ..run.reader import norm_key, setting_key  # noqa: E402
+from ..run.reader import method_key, setting_key  # noqa: E402
 
 DPI = 110
 
@@ -48,7 +48,7 @@ def _save(fig, out: str, name: str) -> str:
 
 
 def _norms(runs):
-    return sorted({r.norm for r in runs}, key=norm_key)
+    return sorted({r.method for r in runs}, key=method_key)
 
 
 def _settings(runs):
@@ -67,7 +67,7 @@ def fig_metrics(runs, tags, out, group) -> str | None:
         for norm in _norms(runs):
             xs, ys, es = [], [], []
             for i, s in enumerate(settings):
-                vals = [r.final_with_std(tag) for r in runs if r.norm == norm and r.setting == s]
+                vals = [r.final_with_std(tag) for r in runs if r.method == norm and r.setting == s]
                 vals = [v for v in vals if v is not None]
                 if vals:
                     xs.append(i)
@@ -97,7 +97,7 @@ def fig_sigma(runs, out, group) -> str | None:
     for i, norm in enumerate(norms):
         for j, s in enumerate(settings):
             ax = axes[i][j]
-            match = [r for r in runs if r.norm == norm and r.setting == s]
+            match = [r for r in runs if r.method == norm and r.setting == s]
             if not match:
                 ax.axis("off")
                 continue
@@ -136,7 +136,7 @@ def fig_spectra(runs, out, group, setting) -> str | None:
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
     for ax, layer in zip(axes.flat, layers):
         for norm in _norms(runs):
-            run = next(r for r in runs if r.norm == norm)
+            run = next(r for r in runs if r.method == norm)
             sv = run.spectra["spectra"].get(layer)
             if not sv:
                 continue
@@ -162,7 +162,7 @@ def fig_time(runs, out, group) -> str | None:
     for j, s in enumerate(settings):
         xs, ys = [], []
         for i, norm in enumerate(norms):
-            vals = [r.sec_per_100() for r in runs if r.norm == norm and r.setting == s and r.sec_per_100() is not None]
+            vals = [r.sec_per_100() for r in runs if r.method == norm and r.setting == s and r.sec_per_100() is not None]
             if vals:
                 xs.append(i + (j - (len(settings) - 1) / 2) * width)
                 ys.append(statistics.fmean(vals))

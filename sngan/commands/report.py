@@ -13,7 +13,7 @@ import os
 import statistics
 
 from ..errors import UserError
-from ..run.reader import STD_SUFFIX, Run, find_runs, norm_key, setting_key
+from ..run.reader import STD_SUFFIX, Run, find_runs, method_key, setting_key
 
 def all_metric_tags(runs: list[Run]) -> list[str]:
     return sorted({tag for r in runs for tag in r.final()})
@@ -39,13 +39,13 @@ def cell(values: list) -> str:
 
 def pivot(runs: list[Run], value) -> tuple[list[str], list[str], dict]:
     """norms x settings -> values of `value(run)` (None skipped; a value or (value, std))."""
-    norms = sorted({r.norm for r in runs}, key=norm_key)
+    norms = sorted({r.method for r in runs}, key=method_key)
     settings = sorted({r.setting for r in runs}, key=setting_key)
     table = {(n, s): [] for n in norms for s in settings}
     for r in runs:
         v = value(r)
         if v is not None:
-            table[(r.norm, r.setting)].append(v)
+            table[(r.method, r.setting)].append(v)
     return norms, settings, table
 
 
@@ -97,7 +97,7 @@ def write_report(runs: list[Run], out: str, sources: list[str]) -> dict[str, lis
     for group in sorted({r.group for r in runs}):
         g_runs = [r for r in runs if r.group == group]
         g_tags = metric_tags(g_runs)
-        md += [f"## {group} (dataset-arch-loss)", ""]
+        md += [f"## {group} (dataset-arch)", ""]
         for tag in g_tags:
             protocols = sorted({r.protocols[tag] for r in g_runs if tag in r.protocols})
             md += [f"### {tag}", "", "Protocol: " + (" / ".join(protocols) or "unknown"), ""]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 
 from ..errors import UserError
@@ -24,6 +25,7 @@ class Run:
     spectra: dict | None = None          # the last record of spectra.jsonl
     protocols: dict = field(default_factory=dict)  # metric tag -> protocol text
     real: dict = field(default_factory=dict)       # metric tag -> what real data scored the same way
+    method: str = ""  # the row label in a group: the norm, with the loss added where it is not the group's usual
 
     def _get(self, *keys, default=""):
         node = self.config
@@ -42,9 +44,14 @@ class Run:
         return str(self._get("setting_name"))
 
     @property
+    def loss(self) -> str:
+        return str(self._get("loss", "name"))
+
+    @property
     def group(self) -> str:
-        """Runs comparable in one table: same dataset, arch and loss."""
-        return "-".join(str(self._get(k, "name")) for k in ("dataset", "arch", "loss"))
+        """Runs comparable in one table and figure: same dataset and arch (the paper's Fig. 3 puts WGAN-GP
+        beside the norms trained with the standard loss)."""
+        return "-".join(str(self._get(k, "name")) for k in ("dataset", "arch"))
 
     def series(self, tag: str) -> list[tuple[int, float]]:
         return [(r["step"], r["value"]) for r in self.scalars if r["tag"] == tag]
@@ -147,7 +154,24 @@ def find_runs(dirs: list[str]) -> list[Run]:
     if not runs:
         raise UserError(f"no run folders (with scalars.jsonl) under {', '.join(dirs)}: "
                         f"pass the folder `sngan train` or `sngan train -m` wrote")
-    return sorted(runs, key=lambda r: (r.group, norm_key(r.norm), setting_key(r.setting), r.path))
+    label_methods(runs)
+    return sorted(runs, key=lambda r: (r.group, method_key(r.method), setting_key(r.setting), r.path))
+
+
+def label_methods(runs: list[Run]) -> None:
+    """Name each run's row `norm`, or `norm (loss)` where its loss is not the most common one of its group
+    (e.g. `gp (wgan)` beside `none`, `wc`, `sn` trained with bce)."""
+    for group in {r.group for r in runs}:
+        losses = Counter(r.loss for r in runs if r.group == group)
+        usual = min(losses, key=lambda loss: (-losses[loss], loss))
+        for r in runs:
+            if r.group == group:
+                r.method = r.norm if r.loss == usual else f"{r.norm} ({r.loss})"
+
+
+def method_key(method: str):
+    norm, _, loss = method.partition(" ")
+    return norm_key(norm), loss
 
 
 def norm_key(norm: str):

@@ -14,12 +14,12 @@ from sngan.run.reader import find_runs
 ENV = {"OMP_NUM_THREADS": "1"}  # 2 shared cores: threads fighting each other make runs 100x slower
 
 
-def fake_run(path, norm, setting, fid):
+def fake_run(path, norm, setting, fid, loss="bce"):
     """A run folder as `sngan train` writes it, with made-up numbers."""
     os.makedirs(path / ".hydra")
     (path / ".hydra" / "config.yaml").write_text(
         f"norm:\n  name: {norm}\nsetting_name: {setting}\ndataset:\n  name: cifar10\narch:\n  name: dcgan\n"
-        f"loss:\n  name: bce\noptim:\n  lr: 0.0001\n  beta1: 0.5\n  beta2: 0.9\n  n_dis: 5\n"
+        f"loss:\n  name: {loss}\noptim:\n  lr: 0.0001\n  beta1: 0.5\n  beta2: 0.9\n  n_dis: 5\n"
         "run_dir: ${hydra:runtime.output_dir}\n")
     rows = [(10, "time/sec_per_100_G_updates", 9.0), (20, "time/sec_per_100_G_updates", 3.0),
             (20, "sigma_exact/D/fc", 1.5), (20, "sigma/D/fc", 1.4), (20, "metrics/FID", fid + 5),
@@ -45,6 +45,22 @@ def test_report_on_handmade_runs(tmp_path):
         ("none", "A", 50.0), ("sn", "A", 30.0), ("sn", "B", 31.0)]
     md = (tmp_path / "out" / "report.md").read_text()
     assert "| sn | 30 | 31 |" in md and "| none | 50 |  |" in md and "n_generated=5000" in md
+
+
+def test_wgan_gp_shares_the_figure_and_table_of_the_norms(tmp_path):
+    # the paper's Fig. 3 draws WGAN-GP beside the norms trained with the standard loss: one group per
+    # dataset and arch, the loss named only where it is not the group's usual one
+    cells = [("none", "A", 50.0, "bce"), ("sn", "A", 30.0, "bce"), ("sn", "B", 31.0, "bce"), ("gp", "A", 40.0, "wgan")]
+    for i, (norm, setting, fid, loss) in enumerate(cells):
+        fake_run(tmp_path / "sweep" / str(i), norm, setting, fid, loss)
+    runs = find_runs([str(tmp_path / "sweep")])
+    assert {r.group for r in runs} == {"cifar10-dcgan"}
+    assert [(r.method, r.setting) for r in runs] == [("none", "A"), ("sn", "A"), ("sn", "B"), ("gp (wgan)", "A")]
+    run_cli(["report", str(tmp_path / "sweep"), "--out", str(tmp_path / "out")], cwd=tmp_path, env=ENV)
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "| gp (wgan) | 40 |  |" in md and "| sn | 30 | 31 |" in md
+    assert os.path.getsize(tmp_path / "out" / "fig3_metrics_cifar10-dcgan.png") > 10_000
+    assert not os.path.exists(tmp_path / "out" / "fig3_metrics_cifar10-dcgan-wgan.png")
 
 
 def add_scalars(path, rows):
@@ -119,7 +135,7 @@ def test_tiny_sweep_then_report(tmp_path):
     for tag in ("metrics/modes", "metrics/high_quality", "metrics/kl_modes"):
         assert all(r[tag] != "" and "3 std" in r[f"{tag} protocol"] for r in rows)
     assert all(float(r["sec_per_100_G_updates"]) > 0 for r in rows)
-    group = "ring8-mlp-bce"
+    group = "ring8-mlp"
     for name in (f"fig3_metrics_{group}.png", f"fig2_sigma_{group}.png", f"fig6_spectra_{group}_B.png",
                  f"fig6_spectra_{group}_C.png", f"fig10_time_{group}.png"):
         assert os.path.getsize(out / name) > 10_000, name  # a drawn figure, not an empty canvas
