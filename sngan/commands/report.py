@@ -58,7 +58,7 @@ def markdown_pivot(runs: list[Run], value) -> list[str]:
 
 
 CSV_BASE = ["run", "dataset", "arch", "loss", "norm", "setting", "lr", "beta1", "beta2", "n_dis", "steps",
-            "sec_per_100_G_updates"]
+            "sec_per_100_G_updates", "spectral_breadth"]
 
 
 def csv_rows(runs: list[Run], tags: list[str]) -> tuple[list[str], list[dict]]:
@@ -70,7 +70,8 @@ def csv_rows(runs: list[Run], tags: list[str]) -> tuple[list[str], list[dict]]:
                "loss": r._get("loss", "name"), "norm": r.norm, "setting": r.setting,
                "lr": r._get("optim", "lr"), "beta1": r._get("optim", "beta1"), "beta2": r._get("optim", "beta2"),
                "n_dis": r._get("optim", "n_dis"), "steps": r.last_step(),
-               "sec_per_100_G_updates": "" if r.sec_per_100() is None else f"{r.sec_per_100():.6g}"}
+               "sec_per_100_G_updates": "" if r.sec_per_100() is None else f"{r.sec_per_100():.6g}",
+               "spectral_breadth": "" if r.spectral_breadth() is None else f"{r.spectral_breadth():.6g}"}
         for t in tags:
             row[t] = f"{final[t][1]:.6g}" if t in final else ""
             row[f"{t} protocol"] = r.protocols.get(t, "")
@@ -110,6 +111,11 @@ def write_report(runs: list[Run], out: str, sources: list[str]) -> dict[str, lis
             md += ["No metrics/* tags were logged by these runs (enable metrics in training).", ""]
         md += ["### seconds per 100 generator updates (first window left out as warm-up)", ""]
         md += markdown_pivot(g_runs, Run.sec_per_100) + [""]
+        if any(r.spectral_breadth() is not None for r in g_runs):
+            md += ["### spectral breadth of D at the last spectra report (Fig. 6 in one number)", "",
+                   "Per layer sum_i sigma_i^2 / sigma_1^2 over the number of singular values (1: a flat spectrum, "
+                   "1/n: rank one), averaged over D's layers with more than one singular value.", ""]
+            md += markdown_pivot(g_runs, Run.spectral_breadth) + [""]
         figures[group] = plots.all_figures(g_runs, g_tags, out, group)
         md += ["### Figures", ""] + [f"![{name}]({name})" for name in figures[group]] + [""]
     md += ["## Runs", "", "| " + " | ".join(CSV_BASE[1:] + tags) + " | run |",

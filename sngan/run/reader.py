@@ -72,6 +72,16 @@ class Run:
         std = final.get(tag + STD_SUFFIX)
         return final[tag][1], (std[1] if std else None)
 
+    def spectral_breadth(self) -> float | None:
+        """How flat D's final spectra are (the paper's Fig. 6 in one number): per layer, the stable rank
+        sum_i sigma_i^2 / sigma_1^2 divided by the number of singular values (1: all equal; 1/n: rank one),
+        averaged over the layers with more than one singular value."""
+        if not self.spectra:
+            return None
+        shares = [sum(v * v for v in sv) / (sv[0] * sv[0]) / len(sv)
+                  for sv in self.spectra["spectra"].values() if len(sv) > 1 and sv[0] > 0]
+        return statistics.fmean(shares) if shares else None
+
     def sec_per_100(self) -> float | None:
         """Mean seconds per 100 G updates, the first window (warm-up) left out when there are others."""
         values = [v for _, v in self.series(TIME_TAG)]

@@ -45,6 +45,9 @@ def test_report_on_handmade_runs(tmp_path):
         ("none", "A", 50.0), ("sn", "A", 30.0), ("sn", "B", 31.0)]
     md = (tmp_path / "out" / "report.md").read_text()
     assert "| sn | 30 | 31 |" in md and "| none | 50 |  |" in md and "n_generated=5000" in md
+    # spectra [2, 1, 0.5]: stable rank (4 + 1 + 0.25) / 4 over 3 singular values
+    assert [float(r["spectral_breadth"]) for r in rows] == [pytest.approx(0.4375)] * 3
+    assert "spectral breadth" in md and "| sn | 0.4375 | 0.4375 |" in md
 
 
 def test_wgan_gp_shares_the_figure_and_table_of_the_norms(tmp_path):
