@@ -56,7 +56,7 @@ def test_ortho_initializes_every_d_weight_orthonormal():
         w = layer.weight.detach().reshape(layer.weight.shape[0], -1).double()
         gram = w @ w.t() if w.shape[0] <= w.shape[1] else w.t() @ w  # the smaller side
         assert torch.allclose(gram, torch.eye(len(gram), dtype=gram.dtype), atol=1e-5), name
-    (_, D_plain), _ = _models("norm=ortho", "norm.orthogonal_init=false")
+    (_, D_plain), _ = _models("norm=ortho", "norm.orthogonal_init=false", "arch.init=paper")
     w = next(iter(weighted_layers(D_plain).values())).weight.detach().reshape(-1)
     assert abs(w.std().item() - 0.02) < 0.005  # the arch's init, not orthonormal
 
