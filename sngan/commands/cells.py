@@ -2,6 +2,8 @@
 left out, bookkeeping outside the timing windows). Shared by `sngan bench` and `sngan bench --throughput`."""
 from __future__ import annotations
 
+import contextlib
+import io
 import tempfile
 
 from ..errors import UserError
@@ -54,7 +56,8 @@ def bench_one(arch, norm, dataset, steps, warmup, batch_size, device, setting, e
 
     with tempfile.TemporaryDirectory(prefix="sngan-bench-") as run_dir:
         cfg = bench_config(arch, norm, dataset, steps, warmup, batch_size, device, setting, run_dir, extra)
-        train(cfg)
+        with contextlib.redirect_stdout(io.StringIO()):  # each inner run's console lines would bury the table
+            train(cfg)
         return timed_sec_per_100(read_scalars(RunFolder(run_dir).scalars), warmup), cfg
 
 

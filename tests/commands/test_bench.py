@@ -56,7 +56,9 @@ def test_image_cell_runs_without_metrics(kept_cell_dirs, capsys):
                   "--device", "cpu", "arch.g_ch=8", "arch.d_ch=8"])
     assert [(r["arch"], r["dataset"], r["norm"]) for r in rows] == [("dcgan", "digits", "none")]
     assert "error" not in rows[0] and rows[0]["sec_per_100_G_updates"] > 0
-    table = capsys.readouterr().out.splitlines()
+    out = capsys.readouterr().out
+    assert "sngan train:" not in out and "run folder" not in out  # the cells' own console lines stay quiet
+    table = out.splitlines()
     assert any(line.split()[:3] == ["dcgan", "digits", "none"] for line in table[1:])
     (cell,) = kept_cell_dirs
     assert (cell / "scalars.jsonl").exists()           # the cell really trained here ...
