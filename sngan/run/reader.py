@@ -141,7 +141,7 @@ def _protocols(run: RunFolder, config: dict, final: dict) -> dict[str, str]:
 
 
 def find_runs(dirs: list[str]) -> list[Run]:
-    """Every run folder under the given folders, sorted by (group, norm, setting, path)."""
+    """Every run folder under the given folders, sorted by (group, method, setting, path)."""
     runs = []
     for top in dirs:
         if not os.path.isdir(top):
