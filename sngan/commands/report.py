@@ -111,6 +111,14 @@ def write_report(runs: list[Run], out: str, sources: list[str]) -> dict[str, lis
             md += ["No metrics/* tags were logged by these runs (enable metrics in training).", ""]
         md += ["### seconds per 100 generator updates (first window left out as warm-up)", ""]
         md += markdown_pivot(g_runs, Run.sec_per_100) + [""]
+        if any(r.sigma_normalized() is not None for r in g_runs):
+            md += ["### sigma(W_bar) of D's layers over training (the paper's Fig. 9 quantity)", "",
+                   "Mean over every sigma report and D layer of |sigma(W_bar) - 1| (W_bar: the weight a layer computes "
+                   "with; SN makes its sigma 1 when its power-iteration estimate is exact); below it the largest "
+                   "sigma(W_bar) seen.", ""]
+            md += markdown_pivot(g_runs, lambda r: None if r.sigma_normalized() is None else r.sigma_normalized()[0])
+            md += [""] + markdown_pivot(g_runs, lambda r: None if r.sigma_normalized() is None else r.sigma_normalized()[1])
+            md += [""]
         if any(r.spectral_breadth() is not None for r in g_runs):
             md += ["### spectral breadth of D at the last spectra report (Fig. 6 in one number)", "",
                    "Per layer sum_i sigma_i^2 / sigma_1^2 over the number of singular values (1: a flat spectrum, "
@@ -132,9 +140,11 @@ def report(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="sngan report", description=__doc__.split("\n")[0])
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="run folders or `sngan train -m` sweep folders")
     parser.add_argument("--out", default=None, help="output folder (default: DIR/report for one DIR, else ./report)")
+    parser.add_argument("--by", default="", help="comma-separated config keys that also label the rows, e.g. "
+                                                 "optim.d_forward,norm.warmup_iters (runs differing there kept apart)")
     args = parser.parse_args(argv)
     out = args.out or (os.path.join(args.dirs[0], "report") if len(args.dirs) == 1 else "report")
-    runs = find_runs(args.dirs)
+    runs = find_runs(args.dirs, tuple(k for k in args.by.split(",") if k))
     try:
         figures = write_report(runs, out, args.dirs)
     except OSError as e:

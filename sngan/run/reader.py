@@ -82,6 +82,15 @@ class Run:
                   for sv in self.spectra["spectra"].values() if len(sv) > 1 and sv[0] > 0]
         return statistics.fmean(shares) if shares else None
 
+    def sigma_normalized(self) -> tuple[float, float] | None:
+        """sigma(W_bar), the largest singular value of the weight each D layer computes with (the paper's Fig. 9
+        quantity; 1 for an exact spectral normalization): (mean over every report and layer of |sigma(W_bar) - 1|,
+        the largest sigma(W_bar) seen), or None when none was logged."""
+        values = [r["value"] for r in self.scalars if r["tag"].startswith("sigma_normalized/D/")]
+        if not values:
+            return None
+        return statistics.fmean(abs(v - 1) for v in values), max(values)
+
     def sec_per_100(self) -> float | None:
         """Mean seconds per 100 G updates, the first window (warm-up) left out when there are others."""
         values = [v for _, v in self.series(TIME_TAG)]
@@ -140,8 +149,19 @@ def _protocols(run: RunFolder, config: dict, final: dict) -> dict[str, str]:
     return out
 
 
-def find_runs(dirs: list[str]) -> list[Run]:
-    """Every run folder under the given folders, sorted by (group, method, setting, path)."""
+def config_value(config: dict, key: str):
+    """The value at a dotted key of a plain config, or None."""
+    node = config
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def find_runs(dirs: list[str], by: tuple[str, ...] = ()) -> list[Run]:
+    """Every run folder under the given folders, sorted by (group, method, setting, path); `by` adds the values of
+    these dotted config keys to each run's row label (e.g. optim.d_forward), so runs differing there are kept apart."""
     runs = []
     for top in dirs:
         if not os.path.isdir(top):
@@ -164,19 +184,21 @@ def find_runs(dirs: list[str]) -> list[Run]:
     if not runs:
         raise UserError(f"no run folders (with scalars.jsonl) under {', '.join(dirs)}: "
                         f"pass the folder `sngan train` or `sngan train -m` wrote")
-    label_methods(runs)
+    label_methods(runs, by)
     return sorted(runs, key=lambda r: (r.group, method_key(r.method), setting_key(r.setting), r.path))
 
 
-def label_methods(runs: list[Run]) -> None:
+def label_methods(runs: list[Run], by: tuple[str, ...] = ()) -> None:
     """Name each run's row `norm`, or `norm (loss)` where its loss is not the most common one of its group
-    (e.g. `gp (wgan)` beside `none`, `wc`, `sn` trained with bce)."""
+    (e.g. `gp (wgan)` beside `none`, `wc`, `sn` trained with bce), followed by ` [key=value, ...]` for the `by` keys."""
     for group in {r.group for r in runs}:
         losses = Counter(r.loss for r in runs if r.group == group)
         usual = min(losses, key=lambda loss: (-losses[loss], loss))
         for r in runs:
             if r.group == group:
                 r.method = r.norm if r.loss == usual else f"{r.norm} ({r.loss})"
+                if by:
+                    r.method += " [" + ", ".join(f"{k}={config_value(r.config, k)}" for k in by) + "]"
 
 
 def method_key(method: str):
