@@ -7,8 +7,6 @@ import subprocess
 import sys
 
 import pytest
-from hydra import compose, initialize_config_module
-from omegaconf import OmegaConf
 
 # tiny but real: a few G updates on the embedded digits, everything logged at least once
 SMALL = ["train.steps=4", "train.log_every=2", "metrics.every.sigma=2", "train.sample_every=2",
@@ -29,24 +27,33 @@ def _private_metrics_cache(tmp_path_factory):
 
 
 def compose_train(overrides=(), run_dir=None):
-    """The composed `sngan train` config with overrides, run_dir set (no Hydra run needed)."""
-    with initialize_config_module("sngan.conf", version_base="1.3"):
-        cfg = compose("train", overrides=list(overrides), return_hydra_config=False)
-    OmegaConf.set_struct(cfg, False)
-    cfg.run_dir = str(run_dir) if run_dir else "/nonexistent"
-    return cfg
+    """The composed `sngan train` config with overrides, run_dir set (no Hydra run needed): sngan.compose."""
+    from sngan.config import compose_train as compose
+
+    return compose(list(overrides), run_dir=str(run_dir) if run_dir else "/nonexistent")
 
 
 def build_models_for(cfg, device="cpu"):
-    """G and D as `sngan train` builds them from cfg (sngan.train.build.build_models' explicit arguments)."""
-    import torch
+    """G and D as `sngan train` builds them from cfg (the one builder, sngan.build)."""
+    from sngan.build import build_models, model_recipe
 
-    from sngan.gan.archs import model_shape
-    from sngan.gan.norms import build_norm
-    from sngan.train.build import build_models
+    return build_models(model_recipe(cfg), device)
 
-    return build_models(cfg.arch, model_shape(cfg), build_norm(cfg.norm), str(cfg.get("norm_g", "none") or "none"),
-                        int(cfg.seed), torch.device(device))
+
+def discriminator_for(cfg):
+    """D of cfg's arch with its norm's feature layer (ln, bn), not yet reparametrized (not seeded)."""
+    from sngan.build import model_recipe
+    from sngan.gan.archs import build_discriminator
+
+    recipe = model_recipe(cfg)
+    return build_discriminator(recipe.arch, recipe.shape, recipe.norm.feature_layer)
+
+
+def generator_for(cfg):
+    """G alone as `sngan sample`/`eval` rebuild it from a checkpoint's config (not seeded)."""
+    from sngan.build import build_generator_of, model_recipe
+
+    return build_generator_of(model_recipe(cfg))
 
 
 @pytest.fixture

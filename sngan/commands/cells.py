@@ -16,8 +16,7 @@ TIME_TAG = "time/sec_per_100_G_updates"
 def bench_config(arch: str, norm: str, dataset: str, steps: int, warmup: int, batch_size: int, device: str,
                  setting: str, run_dir: str, extra: list[str]):
     """The training config of one bench cell; nothing but the timed steps is logged inside the windows."""
-    from hydra import compose, initialize_config_module
-    from omegaconf import OmegaConf
+    from ..config import compose_train
 
     total = warmup + steps
     rare = total + 1  # sigma, samples, checkpoints, 2-D metrics: only at the end, outside the timing
@@ -28,11 +27,7 @@ def bench_config(arch: str, norm: str, dataset: str, steps: int, warmup: int, ba
                  "metrics.enabled=false"]  # no IS/FID/KID per cell (nor Inception weights or classifier)
     if dataset in ("ring8", "grid25"):
         overrides += [f"metrics.every.modes={rare}", "metrics.modes.num_samples=16"]
-    with initialize_config_module("sngan.conf", version_base="1.3"):
-        cfg = compose("train", overrides=overrides + list(extra))
-    OmegaConf.set_struct(cfg, False)
-    cfg.run_dir = run_dir
-    return cfg
+    return compose_train(overrides + list(extra), run_dir=run_dir)
 
 
 def timed_sec_per_100(rows: list[dict], warmup: int) -> float:

@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 from ..device import pick_device
 from ..errors import ConfigError
 from ..gan.archs import model_shape
-from ..gan.generate import generator_from_state
+from ..build import generator_from_state
 from ..metrics.fidelity import RGBReference, compute_metrics, resolve_spec
 from ..run.checkpoints import load_checkpoint, resolve_checkpoint
 
@@ -36,7 +36,7 @@ def evaluate(cfg) -> dict:
     path = resolve_checkpoint(str(cfg.ckpt))
     state = load_checkpoint(path, map_location="cpu")  # read once: step, EMA presence and the generator
     has_ema, step = state.get("G_ema") is not None, int(state["step"])
-    G, train_cfg = generator_from_state(state, device, prefer_ema=bool(cfg.ema))
+    G, train_cfg = generator_from_state(state, device, prefer_ema=bool(cfg.ema), path=path)
     del state  # D and the optimizer states are not needed for the evaluation
     dataset = eval_dataset(cfg, train_cfg)
     spec = resolve_spec(dataset, cfg.metrics)

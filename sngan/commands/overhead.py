@@ -21,23 +21,23 @@ from .cells import bench_config, bench_one
 
 def bare_loop_sec_per_100(cfg, steps: int, warmup: int) -> float:
     """The training step with nothing around it, on the modules and data the trainer would build."""
+    from ..build import build_models, model_recipe
+    from ..data.images import to_float
     from ..device import pick_device
-    from ..gan.archs import model_shape
     from ..gan.generate import Latents
     from ..gan.losses import build_loss
-    from ..gan.norms import build_norm
-    from ..data.images import to_float
-    from ..train.build import build_models, build_optimizers, build_stream
+    from ..train.build import build_optimizers, build_stream
     from ..train.options import OptimOptions
     from ..train.parallel import Parallel
 
     device = pick_device(cfg.device)
-    shape, norm, loss = model_shape(cfg), build_norm(cfg.norm), build_loss(str(cfg.loss.name))
+    recipe, loss = model_recipe(cfg), build_loss(str(cfg.loss.name))
+    shape, norm = recipe.shape, recipe.norm
     optim = OptimOptions.from_config(cfg.optim)
-    G, D = build_models(cfg.arch, shape, norm, "none", int(cfg.seed), device)
+    G, D = build_models(recipe, device)
     opt_G, opt_D = build_optimizers(optim, G, D, fused=device.type == "cuda")
     stream = build_stream(cfg.dataset, int(cfg.batch_size), int(cfg.seed), device, 0, Parallel(), 0, True)
-    latents, B = Latents(int(cfg.seed), shape.z_dim, shape.num_classes), int(cfg.batch_size)
+    latents, B = Latents.of(shape, int(cfg.seed)), int(cfg.batch_size)
     start = None
     for step in range(warmup + steps):
         if step == warmup:
@@ -66,17 +66,14 @@ def bare_loop_sec_per_100(cfg, steps: int, warmup: int) -> float:
 
 def d_step_seconds(norm_name: str, device: str, batch_size: int, steps: int, warmup: int) -> float:
     """Seconds per D step of the paper's CIFAR-10 ResNet D (32 px) with norm_name."""
+    from ..build import build_models, model_recipe
     from ..device import pick_device
-    from ..gan.archs import build_discriminator, model_shape
-    from ..gan.norms import build_norm
 
     with tempfile.TemporaryDirectory() as d:
         cfg = bench_config("resnet", norm_name, "digits", 1, 1, batch_size, device, "resnet", d,
                            ["dataset.resolution=32", "dataset.channels=3"])
     dev = pick_device(cfg.device)
-    torch.manual_seed(0)
-    norm = build_norm(cfg.norm)
-    D = norm.apply(build_discriminator(cfg.arch, model_shape(cfg), norm.feature_layer)).to(dev)
+    _, D = build_models(model_recipe(cfg), dev)
     opt = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.0, 0.9))
     x = torch.randn(2 * batch_size, 3, 32, 32, device=dev)
     for i in range(warmup + steps):

@@ -26,20 +26,14 @@ from tqdm import tqdm
 from ..device import pick_device
 from ..errors import ConfigError
 from ..gan.archs import model_shape
-from ..gan.generate import Latents, generator_from_state, to_grid
-from ..run.checkpoints import load_checkpoint, resolve_checkpoint
+from ..build import load_generator
+from ..gan.generate import Latents, to_grid
 
 MODES = ("grid", "interp")
 METHODS = ("slerp", "lerp")
 NOISE_KEY = -2        # streams.NOISE key of `sngan sample` (sngan.data.streams)
 INTERP_KEY = 1        # sub-key of the interpolation endpoints
 OUT_FIX = "pass out=FILE.png (a grid), out=DIR (one PNG per image) or out=FILE.npz (a uint8 array)"
-
-
-def load_generator(ckpt_path: str, device: torch.device, prefer_ema: bool = True):
-    """The checkpoint's generator (its EMA copy when present and preferred), folded, in eval mode."""
-    state = load_checkpoint(resolve_checkpoint(ckpt_path), map_location="cpu")
-    return generator_from_state(state, device, prefer_ema)
 
 
 # ---- what to draw -----------------------------------------------------------------------------------
@@ -246,12 +240,12 @@ def sample(cfg) -> str:
     staged = Staged(str(cfg.out), kind)
     try:
         device = pick_device(cfg.device)
-        G, train_cfg = load_generator(str(cfg.ckpt), device, prefer_ema=bool(cfg.ema))
+        G, train_cfg = load_generator(str(cfg.ckpt), device, prefer_ema=bool(cfg.ema), with_config=True)
         shape = model_shape(train_cfg)
         if shape.points:
             raise ConfigError(f"the checkpoint's generator makes 2-D points ({shape.dataset}), not images: "
                               f"pass a checkpoint of an image dataset")
-        write(G, Latents(int(cfg.seed), shape.z_dim, shape.num_classes), cfg, mode, kind, staged.tmp, device)
+        write(G, Latents.of(shape, int(cfg.seed)), cfg, mode, kind, staged.tmp, device)
         out = staged.commit()
     except BaseException:
         staged.discard()

@@ -182,6 +182,12 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
     return images.float().div_(127.5).sub_(1.0)
 
 
+def dequantized(images: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1) with uniform noise filling each intensity step, as sngan_projection's CIFAR-10
+    loader (datasets/cifar10.py lines 20-21: x / 128 - 1 + U(0, 1/128)); `noise` ~ U(0, 1) of the images' shape."""
+    return images.float().div_(128.0).sub_(1.0).add_(noise.div(128.0))
+
+
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """float [-1, 1] -> uint8 [0, 255]."""
     return images.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)

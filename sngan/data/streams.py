@@ -19,7 +19,9 @@ CLASSIFIER_HOLDOUT = 7  # the held-out share of digits for the metrics classifie
 CLASSIFIER_BATCHES = 8  # the metrics classifier's training batches
 METRIC_LABELS = 9       # labels of conditional samples for IS/FID/KID
 REFERENCE_SUBSET = 10   # the fixed subset of a large reference split
+REAL_HALF = 11          # the random split of a metric reference into halves (metrics.reference)
 GP_MIX = 17             # interpolation weights of the gradient penalty (norm=gp)
+DEQUANTIZE = 18         # dequantization noise of real images (dataset.dequantize)
 
 
 def generator(*keys: int) -> torch.Generator:

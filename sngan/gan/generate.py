@@ -1,4 +1,4 @@
-"""Drawing from a generator: the latents of every step, sample grids, and G rebuilt from a checkpoint.
+"""Drawing from a generator: the latents of every step and sample grids.
 
 Used by the training loop and by `sngan sample` / `sngan eval`, which never import the loop.
 """
@@ -8,14 +8,21 @@ import math
 from dataclasses import dataclass
 
 import torch
-from omegaconf import OmegaConf
 from torch import nn
 from torchvision.utils import make_grid
 
 from ..data import streams
 from ..data.streams import to_device
-from .archs import build_generator, model_shape
-from .norms import apply_norm_g, fold_parametrizations
+
+
+LATENT_LAWS = ("normal", "uniform")
+
+
+def draw_latents(n: int, z_dim: int, law: str, generator: torch.Generator) -> torch.Tensor:
+    """n latent vectors of G's input law from `generator` (on the CPU)."""
+    if law == "uniform":
+        return torch.rand(n, z_dim, generator=generator).mul_(2).sub_(1)
+    return torch.randn(n, z_dim, generator=generator)
 
 
 @dataclass(frozen=True)
@@ -25,9 +32,15 @@ class Latents:
     seed: int
     z_dim: int
     num_classes: int  # 0: unconditional, no labels
+    law: str          # "normal": z ~ N(0, I); "uniform": z ~ U(-1, 1) (chainer-gan-lib's DCGANGenerator)
+
+    @classmethod
+    def of(cls, shape, seed: int) -> "Latents":
+        """The latents of a model of this ModelShape."""
+        return cls(int(seed), shape.z_dim, shape.num_classes, shape.latent)
 
     def noise(self, n: int, device, *keys: int) -> torch.Tensor:
-        return to_device(torch.randn(n, self.z_dim, generator=streams.generator(self.seed, streams.NOISE, *keys)), device)
+        return to_device(draw_latents(n, self.z_dim, self.law, streams.generator(self.seed, streams.NOISE, *keys)), device)
 
     def labels(self, n: int, device, *keys: int) -> torch.Tensor | None:
         if not self.num_classes:
@@ -78,14 +91,3 @@ def class_grids(G: nn.Module, z: torch.Tensor, classes) -> dict[int, torch.Tenso
                 for c in classes}
     finally:
         G.train(was_training)
-
-
-def generator_from_state(state: dict, device: torch.device, prefer_ema: bool = True):
-    """A checkpoint's generator (its EMA copy when present and preferred), parametrizations folded, in eval
-    mode, and the training config it was made with."""
-    cfg = OmegaConf.create(state["config"])
-    G = apply_norm_g(build_generator(cfg.arch, model_shape(cfg)), cfg.get("norm_g", "none"))
-    weights = state["G_ema"] if prefer_ema and state.get("G_ema") is not None else state["G"]
-    G.load_state_dict(weights)
-    G.eval()  # fold with u, v as saved: in training mode reading the weight would iterate once more
-    return fold_parametrizations(G).to(device), cfg

@@ -79,14 +79,21 @@ class Uint8RGBGenerator(nn.Module):
     """G as torch-fidelity wants it: noise in, uint8 RGB NCHW out. Labels of a conditional G are drawn
     uniformly here (torch-fidelity's own label path crashes on numpy >= 1.24)."""
 
-    def __init__(self, G: nn.Module, num_classes: int, seed: int):
+    def __init__(self, G: nn.Module, num_classes: int, seed: int, latent: str):
         super().__init__()
-        self.G, self.num_classes = G, num_classes
+        self.G, self.num_classes, self.latent = G, num_classes, latent
         self.labels = streams.generator(seed, streams.METRIC_LABELS) if num_classes else None
+
+    @property
+    def z_type(self) -> str:
+        """torch-fidelity's noise for G's input law (uniform: its U(0, 1), mapped to U(-1, 1) in forward)."""
+        return "uniform_0_1" if self.latent == "uniform" else "normal"
 
     def forward(self, z):
         device = next(self.G.parameters()).device
         z = z.to(device, torch.float32)
+        if self.latent == "uniform":
+            z = z * 2 - 1
         y = torch.randint(self.num_classes, (len(z),), generator=self.labels).to(device) if self.num_classes else None
         x = to_uint8(self.G(z, y).float())
         return x.expand(-1, 3, -1, -1).contiguous() if x.shape[1] == 1 else x
@@ -148,8 +155,8 @@ def _calculate(G: nn.Module, shape: ModelShape, mcfg, spec: MetricSpec, referenc
     seed, splits = int(mcfg.seed), int(mcfg.isc_splits)
     binary = want.get("fid") or want.get("kid") or want.get("prc")
     kid_subset = min(int(mcfg.kid_subset_size), num_samples, len(reference) if binary else num_samples)
-    wrapped = GenerativeModelModuleWrapper(Uint8RGBGenerator(G, shape.num_classes, seed),
-                                           shape.z_dim, "normal", 0, make_eval=True)
+    generator = Uint8RGBGenerator(G, shape.num_classes, seed, shape.latent)
+    wrapped = GenerativeModelModuleWrapper(generator, shape.z_dim, generator.z_type, 0, make_eval=True)
     kwargs = dict(
         input1=wrapped, input1_model_num_samples=num_samples, cuda=device.type == "cuda",
         batch_size=int(mcfg.batch_size), feature_extractor=spec.extractor,

@@ -19,8 +19,6 @@ from torch_fidelity import calculate_metrics
 from ..data import streams
 from .cache import cache_dir, text_sha256
 
-REAL_HALF = 11  # stream id of the random split of the reference into halves (sngan.data.streams numbering)
-
 
 def _tags(raw: dict, suffix: str, want: dict) -> dict:
     out = {}
@@ -51,7 +49,7 @@ def real_reference(reference, spec, mcfg, device: torch.device, on_device) -> di
     if os.path.isfile(path):
         with open(path) as f:
             return json.load(f)
-    perm = torch.randperm(n, generator=streams.generator(seed, REAL_HALF))
+    perm = torch.randperm(n, generator=streams.generator(seed, streams.REAL_HALF))
     common = dict(cuda=device.type == "cuda", batch_size=int(mcfg.batch_size), feature_extractor=spec.extractor,
                   feature_extractor_weights_path=spec.weights, isc_splits=int(mcfg.isc_splits),
                   kid_subsets=int(mcfg.kid_subsets), rng_seed=seed, verbose=False, cache=False,

@@ -1,4 +1,4 @@
-"""Everything the loop trains, built from the config's values: G and D, their optimizers, the data stream."""
+"""What the loop trains with besides the models (sngan.build): the optimizers and the data stream."""
 from __future__ import annotations
 
 import torch
@@ -7,23 +7,7 @@ from torch import nn
 from ..data.batches import BatchStream
 from ..data.images import load_images
 from ..data.points import PointStream
-from ..gan.archs import ModelShape, build_discriminator, build_generator
-from ..gan.norms import Norm, apply_norm_g
-from ..metrics.lipschitz import record_input_sizes
 from .options import OptimOptions
-
-
-def build_models(arch_cfg, shape: ModelShape, norm: Norm, norm_g: str, seed: int,
-                 device: torch.device) -> tuple[nn.Module, nn.Module]:
-    """G and D with D's normalization applied; seeded so init and SN's u vectors repeat."""
-    torch.manual_seed(seed)
-    G = apply_norm_g(build_generator(arch_cfg, shape), norm_g).to(device)
-    D = build_discriminator(arch_cfg, shape, norm.feature_layer)
-    D = norm.apply(D).to(device)
-    if not shape.points:  # the convs' input sizes for the Lipschitz report, by one eager forward now
-        y = torch.zeros(1, dtype=torch.long, device=device) if shape.num_classes else None
-        record_input_sizes(D, torch.zeros(1, shape.channels, shape.resolution, shape.resolution, device=device), y)
-    return G, D
 
 
 def build_optimizers(optim: OptimOptions, G: nn.Module, D: nn.Module, fused: bool = False):

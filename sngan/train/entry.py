@@ -11,19 +11,18 @@ import os
 import torch
 from omegaconf import DictConfig
 
+from ..build import architecture_signature, build_models, model_recipe
 from ..device import pick_device, sweep_job_index
 from ..errors import ConfigError
-from ..gan.archs import model_shape
 from ..gan.ema import build_ema, load_ema_state
 from ..gan.generate import Latents
 from ..gan.losses import build_loss
-from ..gan.norms import build_norm
 from ..metrics import MetricRunner
 from ..run.hparams import run_hparams
 from ..run.layout import RunFolder
 from ..run.logger import RunLogger
 from . import parallel, resume, speed
-from .build import build_models, build_optimizers, build_stream
+from .build import build_optimizers, build_stream
 from .console import Console, hydra_overrides, rerun_command
 from .loop import Start, training_loop
 from .options import OptimOptions, Schedule, plain, validate
@@ -44,7 +43,8 @@ def read_best_or_none(run_dir: str) -> dict | None:
 def train(cfg: DictConfig) -> dict:
     """Train G and D as cfg says; returns the last logged scalars."""
     validate(cfg)
-    norm, loss, shape = build_norm(cfg.norm), build_loss(str(cfg.loss.name)), model_shape(cfg)
+    recipe = model_recipe(cfg)
+    norm, loss, shape = recipe.norm, build_loss(str(cfg.loss.name)), recipe.shape
     schedule, optim = Schedule.from_config(cfg.train), OptimOptions.from_config(cfg.optim)
     overrides = hydra_overrides()  # under the CLI: the exact command that resumes this run
     command = rerun_command(overrides) if overrides is not None else None
@@ -65,7 +65,8 @@ def train(cfg: DictConfig) -> dict:
     metrics = MetricRunner(cfg, device, schedule.steps, writer=par.is_writer)  # refuses now if Inception weights are missing
 
     # ---- models, optimizers -------------------------------------------------------------------------
-    G, D = build_models(cfg.arch, shape, norm, str(cfg.get("norm_g", "none") or "none"), seed, device)
+    G, D = build_models(recipe, device)
+    signatures = {"G": architecture_signature(G), "D": architecture_signature(D)}  # before any speed option
     opt_G, opt_D = build_optimizers(optim, G, D, fused=device.type == "cuda" and speed_options.fused_adam)
     e = cfg.get("ema") or {}
     ema = build_ema(G, bool(e.get("enabled", False)), e.get("decay", 0.9999), e.get("start", 0))
@@ -73,7 +74,7 @@ def train(cfg: DictConfig) -> dict:
     if ema is not None and speed_options.channels_last and not shape.points:
         ema.to_memory_format(torch.channels_last)  # the average in G's layout: one fused lerp, no transposes
     G_train, D_train = par.wrap(G), par.wrap(D)  # DistributedDataParallel under torchrun, else G and D
-    latents = Latents(seed, shape.z_dim, shape.num_classes)
+    latents = Latents.of(shape, seed)
     fixed_z = latents.noise(int(cfg.train.n_samples), device, -1)
     start = Start()
 
@@ -83,6 +84,7 @@ def train(cfg: DictConfig) -> dict:
     state, last_ckpt = resume.load_resume_state(run.root, cfg.get("resume"), map_location="cpu")
     if state is not None:
         resume.check_config(state["config"], plain(cfg), last_ckpt, force=bool(cfg.get("resume_force", False)))
+        resume.check_architecture(state, signatures, last_ckpt)
         resume.restore(state, {"G": G, "D": D, "opt_G": opt_G, "opt_D": opt_D})
         load_ema_state(ema, state.get("G_ema"))
         start = Start(state["step"], state["data_position"], state["rng"], last_ckpt, read_best_or_none(run.root))
@@ -117,5 +119,5 @@ def train(cfg: DictConfig) -> dict:
         run=run, logger=logger, G=G, D=D, G_train=G_train, D_train=D_train, opt_G=opt_G, opt_D=opt_D, ema=ema,
         stream=stream, latents=latents, loss=loss, norm=norm, optim=optim, batch_size=batch_size,
         schedule=schedule, metrics=metrics, snapshot=snapshot, par=par,
-        checkpoint_extra={"fixed_z": fixed_z.cpu(), "config": plain(cfg)}, hparams=run_hparams(cfg),
-        start=start, device=device, console=console, rerun=command)
+        checkpoint_extra={"fixed_z": fixed_z.cpu(), "config": plain(cfg), "models": signatures}, hparams=run_hparams(cfg),
+        start=start, device=device, console=console, rerun=command, dequantize=bool(cfg.dataset.get("dequantize", False)))

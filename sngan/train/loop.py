@@ -12,7 +12,7 @@ import torch
 from tqdm import tqdm
 
 from ..data import streams
-from ..data.images import to_float
+from ..data.images import dequantized, to_float
 from ..errors import TrainingInterrupted
 from ..gan.ema import sampling_generator, update_ema
 from ..gan.generate import Latents
@@ -64,6 +64,7 @@ def training_loop(
     device: torch.device,
     console=None,               # train.console.Console: metric lines and the end summary (None: silent)
     rerun: str | None = None,   # the command that resumes this run, for the messages that say so
+    dequantize: bool = False,   # real images with uniform noise in each intensity step (dataset.dequantize)
 ) -> dict:
     """Train until schedule.steps G updates; returns the last logged scalars."""
     stateful = {"G": G, "D": D, "opt_G": opt_G, "opt_D": opt_D}  # each state_dict goes into checkpoints
@@ -113,13 +114,15 @@ def training_loop(
             # ---- n_dis discriminator steps, each on a fresh real batch ------------------------------
             for i in range(n_dis):
                 x, y = stream.next()
-                x = to_float(x) if x.dtype == torch.uint8 else x  # 2-D points come as floats
+                if x.dtype == torch.uint8:  # 2-D points come as floats
+                    x = dequantized(x, dequantize_noise(x, latents.seed, step, i)) if dequantize else to_float(x)
                 y = y if latents.num_classes else None
                 z, yf = latents.noise(batch_size, device, step, i), latents.labels(batch_size, device, step, i)
                 z, yf = par.shard(z), par.shard(yf)  # the rows a single process would give this rank
                 with torch.no_grad():
                     fake = G(z, yf)
-                real_logits, fake_logits = discriminate(D_train, x, fake, y, yf, separate=norm.separate_real_fake)
+                real_logits, fake_logits = discriminate(D_train, x, fake, y, yf,
+                                                         separate=norm.separate_real_fake or optim.d_forward == "separate")
                 penalties = norm.penalty(D, x, fake, y, batch_size=batch_size, shard=par.shard,
                                          rng=lambda: streams.generator(latents.seed, streams.GP_MIX, step, i))
                 loss_D = loss.d_loss(real_logits, fake_logits) + sum(penalties.values())
@@ -192,6 +195,12 @@ def training_loop(
         bar.close()
         logger.close()
     return last
+
+
+def dequantize_noise(x: torch.Tensor, seed: int, step: int, i: int) -> torch.Tensor:
+    """U(0, 1) of x's shape for D step i of G step `step`, from its own stream (resumable)."""
+    g = streams.generator(seed, streams.DEQUANTIZE, step, i)
+    return streams.to_device(torch.rand(x.shape, generator=g), x.device)
 
 
 def discriminate(D, real: torch.Tensor, fake: torch.Tensor, y_real=None, y_fake=None,

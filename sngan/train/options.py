@@ -31,6 +31,7 @@ class Schedule:
 
 
 LR_DECAYS = ("none", "linear")
+D_FORWARDS = ("joint", "separate")
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,13 @@ class OptimOptions:
     lr_decay: str = "none"        # none | linear
     decay_start: int = 0          # G updates before the linear decay starts
     g_batch_size: int | None = None  # fakes per G step; None: the D batch
+    d_forward: str = "joint"      # joint: D on real+fake at once; separate: D(real), then D(fake)
 
     @classmethod
     def from_config(cls, o) -> "OptimOptions":
         g_batch = o.get("g_batch_size")
         return cls(float(o.lr), float(o.beta1), float(o.beta2), int(o.n_dis), str(o.get("lr_decay", "none")),
-                   int(o.get("decay_start", 0)), None if g_batch is None else int(g_batch))
+                   int(o.get("decay_start", 0)), None if g_batch is None else int(g_batch), str(o.d_forward))
 
     def lr_at(self, step: int, total: int) -> float:
         """The lr of G update number step + 1 (0-based `step` updates done): lr until decay_start, then
@@ -89,6 +91,8 @@ def validate(cfg: DictConfig) -> None:
     _require(int(o.n_dis) >= 1, f"optim.n_dis must be >= 1, got {o.n_dis}")
     _require(str(o.get("lr_decay", "none")) in LR_DECAYS,
              f"unknown optim.lr_decay '{o.get('lr_decay')}': choose one of {', '.join(LR_DECAYS)}")
+    _require(str(o.get("d_forward")) in D_FORWARDS,
+             f"unknown optim.d_forward '{o.get('d_forward')}': choose one of {', '.join(D_FORWARDS)}")
     _require(int(o.get("decay_start", 0)) >= 0, f"optim.decay_start must be >= 0, got {o.get('decay_start')}")
     _require(o.get("g_batch_size") is None or int(o.g_batch_size) >= 1,
              f"optim.g_batch_size must be >= 1 or null (= batch_size), got {o.get('g_batch_size')}")

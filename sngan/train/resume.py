@@ -19,6 +19,9 @@ import random
 import numpy as np
 import torch
 
+from torch import nn
+
+from ..build import checkpoint_models_differ, state_dict_misfit
 from ..errors import ConfigError
 from ..run import checkpoints as ckpt_io
 from ..run.checkpoints import CheckpointError
@@ -67,7 +70,23 @@ def restore(state: dict, objects: dict) -> None:
         if name not in state:
             raise CheckpointError(f"the checkpoint has no '{name}' entry: it was written by another "
                                   f"version; pass resume=PATH to a matching checkpoint or start a new run folder")
-        obj.load_state_dict(state[name])
+        misfit = state_dict_misfit(obj, state[name]) if isinstance(obj, nn.Module) else None
+        if misfit is None:
+            try:
+                obj.load_state_dict(state[name])
+            except (RuntimeError, ValueError, KeyError) as e:  # an optimizer state of other parameter groups
+                misfit = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if misfit:
+            raise CheckpointError(f"the checkpoint's '{name}' does not fit the model built from this config "
+                                  f"({misfit}): pass resume=PATH to a matching checkpoint or start a new run folder")
+
+
+def check_architecture(state: dict, signatures: dict, source: str) -> None:
+    """Refuse a checkpoint whose G or D was built differently from the models built now (sngan.build's
+    architecture signature: layer types, widths, biases, BN eps, slopes), so none is ever loaded half."""
+    problem = checkpoint_models_differ(state, signatures)
+    if problem:
+        raise CheckpointError(f"cannot resume {source}: {problem}")
 
 
 # ---- the resume source -----------------------------------------------------------------------------

@@ -24,8 +24,9 @@ import types
 from dataclasses import dataclass
 
 import torch
-import torch.distributed as dist
 from torch import nn
+
+from .sync_bn import convert_sync_bn
 
 
 @dataclass(frozen=True)
@@ -101,53 +102,6 @@ def use_channels_last(module: nn.Module, image_input: bool) -> nn.Module:
     if image_input:
         current = module.forward.__func__ if isinstance(module.forward, types.MethodType) else type(module).forward
         module.forward = types.MethodType(_channels_last_forward(current), module)
-    return module
-
-
-class CPUSyncBatchNorm(nn.BatchNorm2d):
-    """BatchNorm2d whose training statistics span all ranks (sums all-reduced with autograd).
-
-    For gloo/CPU runs, where nn.SyncBatchNorm refuses CPU tensors; same result up to rounding.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
-            return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
-
-        dims = (0, 2, 3)
-        count = torch.tensor([x.numel() / x.shape[1]], dtype=x.dtype, device=x.device)
-        stats = all_reduce(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
-        c = x.shape[1]
-        n = stats[-1]
-        mean = stats[:c] / n
-        var = (stats[c:2 * c] / n - mean * mean).clamp_min(0)
-        if self.track_running_stats:
-            with torch.no_grad():
-                self.num_batches_tracked.add_(1)
-                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
-                self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
-                self.running_var.mul_(1 - m).add_(var.detach() * (n / (n - 1)), alpha=m)
-        y = (x - mean[None, :, None, None]) / torch.sqrt(var[None, :, None, None] + self.eps)
-        if self.affine:
-            y = y * self.weight[None, :, None, None] + self.bias[None, :, None, None]
-        return y
-
-
-def convert_sync_bn(module: nn.Module, device_type: str) -> nn.Module:
-    """Every BatchNorm2d in module -> a synchronized one, keeping its parameters and buffers."""
-    if device_type != "cpu":
-        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
-    for name, child in module.named_children():
-        if type(child) is nn.BatchNorm2d:
-            sync = CPUSyncBatchNorm(child.num_features, child.eps, child.momentum, child.affine,
-                                    child.track_running_stats)
-            sync.load_state_dict(child.state_dict())
-            if child.affine:  # the same Parameter objects, so optimizers built already still step them
-                sync.weight, sync.bias = child.weight, child.bias
-            setattr(module, name, sync.to(child.running_mean.device if child.running_mean is not None else "cpu"))
-        else:
-            convert_sync_bn(child, device_type)
     return module
 
 

@@ -30,18 +30,20 @@ def test_eval_reads_the_checkpoint_once_and_evaluates_its_generator(small_cfg, m
 
     import sngan.commands.eval as evaluate  # imports load_checkpoint and compute_metrics by name: patched there
     import sngan.run.checkpoints as checkpoints
-    from sngan.commands.sample import load_generator
+    from sngan.build import load_generator
 
     cfg = small_cfg("arch.g_ch=16", "arch.d_ch=8")
     train(cfg)
     reads = []
 
+    original = checkpoints.load_checkpoint
+
     def counting_load(path, *args, **kwargs):
         reads.append(path)
-        return checkpoints.load_checkpoint(path, *args, **kwargs)
+        return original(path, *args, **kwargs)
 
     monkeypatch.setattr(evaluate, "load_checkpoint", counting_load)
-    monkeypatch.setattr("sngan.commands.sample.load_checkpoint", counting_load)
+    monkeypatch.setattr(checkpoints, "load_checkpoint", counting_load)
     seen = {}
 
     def recording_compute(G, *args, **kwargs):
@@ -55,7 +57,7 @@ def test_eval_reads_the_checkpoint_once_and_evaluates_its_generator(small_cfg, m
     result = evaluate.evaluate(ecfg)
     assert len(reads) == 1 and result["step"] == 4
     # the very generator load_generator builds from the same file
-    expected, _ = load_generator(reads[0], torch.device("cpu"))
+    expected = load_generator(reads[0], torch.device("cpu"))
     z = torch.randn(4, int(cfg.z_dim), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert torch.equal(seen["G"](z), expected(z))

@@ -99,7 +99,7 @@ def test_conditional_npz_has_int64_labels(cond_run_dir, tmp_path):
 
 
 def test_conditional_grid_has_one_row_per_class(cond_run_dir, tmp_path):
-    z, y, cols = grid_inputs(Latents(0, 8, 10), 20)
+    z, y, cols = grid_inputs(Latents(0, 8, 10, "normal"), 20)
     assert cols == 2 and y.tolist() == [c for c in range(10) for _ in range(2)]
     assert torch.equal(z[0::2], z[0:1].expand(10, -1))  # column 0: the same noise in every class row
     out = tmp_path / "g.png"

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import compose_train
+from conftest import compose_train, generator_for
 from sngan.data import points
 from sngan.errors import ConfigError
-from sngan.gan.archs import build_generator, model_shape
 
 
 def test_mixtures_are_the_standard_ones():
@@ -37,6 +36,6 @@ def test_arch_and_dataset_must_match():
     for overrides in (["dataset=ring8", "arch=dcgan"], ["dataset=digits", "arch=mlp"]):
         cfg = compose_train(overrides)
         with pytest.raises(ConfigError, match="arch=mlp"):
-            build_generator(cfg.arch, model_shape(cfg))
+            generator_for(cfg)
     with pytest.raises(ConfigError, match="choose one of"):
         points.mixture("ring9")

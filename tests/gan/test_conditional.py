@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from sngan.errors import ConfigError
-from sngan.gan.archs import build_discriminator, build_generator, model_shape
+from conftest import discriminator_for, generator_for
+from sngan.gan.archs import model_shape
 from sngan.gan.generate import class_grids
-from sngan.gan.norms import build_norm
 from sngan.train import train
 
 TINY_RESNET = ["arch=resnet", "arch.cond=true", "arch.g_ch=16", "arch.d_ch=8", "loss=hinge"]
@@ -17,11 +17,10 @@ TINY_RESNET = ["arch=resnet", "arch.cond=true", "arch.g_ch=16", "arch.d_ch=8", "
 
 def test_conditional_models_use_the_label(small_cfg):
     cfg = small_cfg(*TINY_RESNET)
-    shape = model_shape(cfg)
-    assert shape.num_classes == 10
+    assert model_shape(cfg).num_classes == 10
     torch.manual_seed(0)
-    G = build_generator(cfg.arch, shape).eval()
-    D = build_discriminator(cfg.arch, shape, build_norm(cfg.norm).feature_layer)
+    G = generator_for(cfg).eval()
+    D = discriminator_for(cfg)
     with torch.no_grad():
         G.blocks[0].bn1.gain.weight.normal_()  # class gains start at 1: make the classes differ
         D.embed.weight.normal_()

@@ -7,11 +7,10 @@ import torch
 from torch import nn
 from PIL import Image
 
+from conftest import generator_for
 from sngan.errors import ConfigError
-from sngan.gan.archs import build_generator, model_shape
 from sngan.gan.ema import build_ema, load_ema_state, sampling_generator, update_ema
 from sngan.gan.generate import sample_grid
-from sngan.gan.norms import apply_norm_g
 from sngan.gan.norms.spectral import find_spectral_norm, spectral_norm
 from sngan.run.checkpoints import load_checkpoint
 from sngan.run.layout import list_checkpoints
@@ -95,9 +94,9 @@ def test_training_with_ema_saves_it_and_samples_from_it(small_cfg):
     train(cfg)
     state = load_checkpoint(list_checkpoints(cfg.run_dir)[0], map_location="cpu")
     assert state["G_ema"] is not None
-    G_ema = apply_norm_g(build_generator(cfg.arch, model_shape(cfg)), cfg.get("norm_g", "none"))
+    G_ema = generator_for(cfg)
     G_ema.load_state_dict(state["G_ema"])
-    G_last = apply_norm_g(build_generator(cfg.arch, model_shape(cfg)), cfg.get("norm_g", "none"))
+    G_last = generator_for(cfg)
     G_last.load_state_dict(state["G"])
     z = state["fixed_z"]
     png = torch.from_numpy(np.array(Image.open(f"{cfg.run_dir}/samples/step_000000002.png"))).permute(2, 0, 1)

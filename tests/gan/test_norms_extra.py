@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import generator_for, discriminator_for
 from sngan.errors import ConfigError
-from sngan.gan.archs import build_discriminator, build_generator, model_shape
-from sngan.gan.norms import apply_norm_g, build_norm, effective_weight, sigma_estimates, weighted_layers
+from sngan.gan.norms import build_norm, effective_weight, sigma_estimates, weighted_layers
 from sngan.gan.norms.spectral import SpectralNorm, find_spectral_norm
 from sngan.run.logger import read_scalars
 from sngan.train import train
@@ -18,11 +18,11 @@ FEW = ["train.steps=2"]
 
 def discriminator(cfg):
     """D of cfg's arch with the feature layer of cfg's norm (ln, bn), not yet reparametrized."""
-    return build_discriminator(cfg.arch, model_shape(cfg), build_norm(cfg.norm).feature_layer)
+    return discriminator_for(cfg)
 
 
 def generator(cfg):
-    return build_generator(cfg.arch, model_shape(cfg))
+    return generator_for(cfg)
 
 
 def tags_of(cfg):
@@ -84,11 +84,11 @@ def test_bn_discriminator_sees_real_and_fake_batches_apart(small_cfg):
 
 def test_norm_g_sn_normalizes_g_but_not_class_embeddings(small_cfg):
     cfg = small_cfg("norm_g=sn", "arch=resnet", "arch.cond=true", "arch.g_ch=16", "arch.d_ch=8")
-    G = apply_norm_g(generator(cfg), cfg.get("norm_g", "none"))
+    G = generator(cfg)
     for layer in weighted_layers(G).values():
         assert (find_spectral_norm(layer) is None) == isinstance(layer, nn.Embedding)
     with pytest.raises(ConfigError, match="norm_g"):
-        apply_norm_g(generator(cfg), small_cfg("norm_g=bogus").get("norm_g", "none"))
+        generator(small_cfg("norm_g=bogus"))
 
 
 def test_unknown_norm_names_the_choices(small_cfg):

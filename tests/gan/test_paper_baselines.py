@@ -8,17 +8,16 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import compose_train
-from sngan.gan.archs import build_discriminator, build_generator, model_shape
-from sngan.gan.norms import build_norm, effective_weight, weighted_layers
+from conftest import compose_train, discriminator_for, generator_for
+from sngan.gan.norms import effective_weight, weighted_layers
 from sngan.gan.norms.feature import BiasOnly
-from sngan.train.build import build_models
+from sngan.build import build_models, model_recipe
 
 
 def _models(*overrides):
     cfg = compose_train(["device=cpu", *overrides])
-    norm = build_norm(cfg.norm)
-    return build_models(cfg.arch, model_shape(cfg), norm, "none", 0, torch.device("cpu")), norm
+    recipe = model_recipe(cfg)
+    return build_models(recipe, "cpu"), recipe.norm
 
 
 def test_wn_has_no_gain_and_unit_rows():
@@ -84,20 +83,19 @@ def test_gp_weight_is_ten():
 
 def test_cnn_init_std_is_002_and_biases_zero():
     cfg = compose_train(["dataset=cifar10"])
-    shape = model_shape(cfg)
-    for net in (build_generator(cfg.arch, shape), build_discriminator(cfg.arch, shape)):
+    for net in (generator_for(cfg), discriminator_for(cfg)):
         for layer in weighted_layers(net).values():
             if layer.weight.numel() >= 1000:
                 assert abs(layer.weight.std().item() - 0.02) < 0.002
             assert layer.bias is None or torch.all(layer.bias == 0)
-    torch_init = build_discriminator(compose_train(["dataset=cifar10", "arch.init=torch"]).arch, shape)
+    torch_init = discriminator_for(compose_train(["dataset=cifar10", "arch.init=torch"]))
     first = next(iter(weighted_layers(torch_init).values())).weight
     assert abs(first.std().item() - 0.02) > 0.01  # PyTorch's kaiming-uniform default differs
 
 
 def test_resnet_init_is_glorot_with_sqrt2_in_residual_convs():
     cfg = compose_train(["dataset=cifar10", "arch=resnet"])
-    D = build_discriminator(cfg.arch, model_shape(cfg))
+    D = discriminator_for(cfg)
 
     def glorot_std(w, gain):
         fan_in, fan_out = w.shape[1] * w[0, 0].numel(), w.shape[0] * w[0, 0].numel()
@@ -117,4 +115,4 @@ def test_mlp_has_no_paper_init():
 
     cfg = compose_train(["dataset=ring8", "arch=mlp", "arch.init=paper"])
     with pytest.raises(ConfigError, match="arch.init=torch"):
-        build_generator(cfg.arch, model_shape(cfg))
+        generator_for(cfg)

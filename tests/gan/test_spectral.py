@@ -12,7 +12,7 @@ from sngan.gan.norms.spectral import SpectralNorm, exact_sigma, spectral_norm
 
 def sn_cfg(iters=1):
     from omegaconf import OmegaConf
-    return OmegaConf.create({"name": "sn", "power_iters": iters, "eps": 1e-12})
+    return OmegaConf.create({"name": "sn", "power_iters": iters, "eps": 1e-12, "warmup_iters": 15})
 
 
 def test_normalized_weights_have_unit_sigma_once_power_iteration_converges():

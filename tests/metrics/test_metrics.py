@@ -11,9 +11,9 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-from conftest import compose_train
+from conftest import compose_train, generator_for
 from sngan.metrics import classifier, inception
-from sngan.gan.archs import build_generator, model_shape
+from sngan.gan.archs import model_shape
 from sngan.metrics.fidelity import RGBReference, Uint8RGBGenerator, compute_metrics, resolve_spec
 
 
@@ -79,13 +79,13 @@ class RecordingG(nn.Module):
 
 def test_generator_wrapper_gives_uint8_rgb_and_uniform_labels():
     G = RecordingG()
-    out = Uint8RGBGenerator(G, num_classes=10, seed=0)(torch.randn(4000, 4))
+    out = Uint8RGBGenerator(G, num_classes=10, seed=0, latent="normal")(torch.randn(4000, 4))
     assert out.dtype == torch.uint8 and out.shape == (4000, 3, 8, 8)
     assert torch.equal(out[:, 0], out[:, 1]) and torch.equal(out[:, 0], out[:, 2])  # gray repeated to RGB
     counts = torch.bincount(G.seen[0], minlength=10)
     assert len(counts) == 10 and counts.min() > 300 and counts.max() < 500  # ~400 each
     unconditional = RecordingG()
-    Uint8RGBGenerator(unconditional, num_classes=0, seed=0)(torch.randn(5, 4))
+    Uint8RGBGenerator(unconditional, num_classes=0, seed=0, latent="normal")(torch.randn(5, 4))
     assert unconditional.seen == [None]
 
 
@@ -128,7 +128,7 @@ def test_inception_metrics_through_torch_fidelity_with_local_random_weights(metr
                          f"metrics.inception_weights={weights}", "metrics.download_weights=false",
                          "metrics.isc_splits=2", "metrics.reference_size=10", "metrics.batch_size=10"])
     torch.manual_seed(0)
-    G = build_generator(cfg.arch, model_shape(cfg))
+    G = generator_for(cfg)
     G.train()
     spec = resolve_spec(cfg.dataset, cfg.metrics)
     reference = RGBReference(cfg.dataset, "train", 10, 0)
@@ -200,7 +200,7 @@ def test_digits_classifier_is_accurate_cached_and_feeds_distinct_metrics(metrics
     spec = resolve_spec(cfg.dataset, cfg.metrics)  # auto on digits: the classifier
     assert spec.kind == "classifier" and spec.weights == path
     torch.manual_seed(0)
-    values, protocol = compute_metrics(build_generator(cfg.arch, model_shape(cfg)), model_shape(cfg), cfg.metrics, spec,
+    values, protocol = compute_metrics(generator_for(cfg), model_shape(cfg), cfg.metrics, spec,
                                        RGBReference(cfg.dataset, "train", None, 0), 200, torch.device("cpu"))
     assert set(values) == {"metrics/IS_digits", "metrics/IS_digits_std", "metrics/FID_digits",
                            "metrics/KID_digits", "metrics/KID_digits_std"}

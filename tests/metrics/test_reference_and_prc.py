@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
-from conftest import compose_train
+from conftest import compose_train, generator_for
 from sngan.metrics import METRICS
 from sngan.metrics.fidelity import RGBReference, _on_device, compute_metrics, resolve_spec
 from sngan.metrics.reference import real_reference
@@ -42,9 +41,9 @@ def test_prc_is_registered_off_by_default_and_runs_when_asked(small_cfg):
 def test_paper_protocol_runs_is_on_its_own_sample_count():
     cfg = compose_train(["metrics=paper", "metrics.num_samples=100", "metrics.isc_num_samples=300",
                          "metrics.kid_subset_size=50", "metrics.reference_size=500"])
-    from sngan.gan.archs import build_generator, model_shape
+    from sngan.gan.archs import model_shape
 
-    G = build_generator(cfg.arch, model_shape(cfg))
+    G = generator_for(cfg)
     spec = resolve_spec(cfg.dataset, cfg.metrics)
     reference = RGBReference(cfg.dataset, "train", cfg.metrics.reference_size, 0)
     scalars, protocol = compute_metrics(G, model_shape(cfg), cfg.metrics, spec, reference, 100, torch.device("cpu"))

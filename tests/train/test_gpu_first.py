@@ -9,11 +9,9 @@ from torch import nn
 
 from conftest import compose_train
 from sngan.errors import ConfigError, NonFiniteError
-from sngan.gan.archs import model_shape
-from sngan.gan.norms import build_norm
 from sngan.run.layout import list_checkpoints
 from sngan.train import train
-from sngan.train.build import build_models
+from sngan.build import build_models, model_recipe
 from sngan.train.finite import FiniteGuard
 from sngan.train.parallel import Parallel
 
@@ -76,7 +74,8 @@ def test_the_g_step_computes_no_gradients_for_d(small_cfg, monkeypatch):
                                        ["arch=resnet", "arch.cond=true", "arch.g_ch=16", "arch.d_ch=16"]])
 def test_no_graph_breaks_from_sngan_code_under_compile(overrides):
     cfg = compose_train(overrides)
-    G, D = build_models(cfg.arch, model_shape(cfg), build_norm(cfg.norm), "sn", 0, torch.device("cpu"))
+    cfg.norm_g = "sn"
+    G, D = build_models(model_recipe(cfg), "cpu")
     y = torch.zeros(4, dtype=torch.long) if cfg.arch.get("cond") else None
     for net, x in ((D, torch.randn(4, 1, 16, 16)), (G, torch.randn(4, 128))):
         explained = dynamo.explain(net)(x, y)

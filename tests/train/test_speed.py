@@ -127,7 +127,7 @@ def test_threads_option_sets_torch_threads():
 
 
 def test_cpu_sync_batchnorm_equals_batchnorm_in_one_process():
-    from sngan.train.speed import convert_sync_bn
+    from sngan.train.sync_bn import convert_sync_bn
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(2, 3, 1), nn.BatchNorm2d(3))

@@ -22,8 +22,8 @@ class BiasOnly(nn.Module):
         return self.norm(x) + self.bias[None, :, None, None]
 
 
-def feature_norm(kind: str, channels: int, gain: bool) -> nn.Module:
+def feature_norm(kind: str, channels: int, gain: bool, eps: float) -> nn.Module:
     """'ln' (a layer norm over (C, H, W): GroupNorm with one group) or 'bn' (BatchNorm2d)."""
-    make = (lambda affine: nn.GroupNorm(1, channels, affine=affine)) if kind == "ln" else \
-        (lambda affine: nn.BatchNorm2d(channels, affine=affine))
+    make = (lambda affine: nn.GroupNorm(1, channels, eps=eps, affine=affine)) if kind == "ln" else \
+        (lambda affine: nn.BatchNorm2d(channels, eps=eps, affine=affine))
     return make(True) if gain else BiasOnly(make(False), channels)

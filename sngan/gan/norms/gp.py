@@ -2,6 +2,8 @@
 random interpolates x_hat of real and fake images. With loss=wgan this is WGAN-GP, with loss=bce GAN-GP."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -26,11 +28,15 @@ def gradient_penalty(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, y=Non
 class GradientPenalty(Norm):
     supports_compile = False  # double backward through D's input gradient
 
+    @dataclass(frozen=True)
+    class Options:
+        gp_weight: float    # lambda
+
     def validate(self) -> None:
-        if float(self.cfg.get("gp_weight", 10.0)) < 0:
-            raise ConfigError(f"norm.gp_weight must be >= 0, got {self.cfg.gp_weight}")
+        if self.options.gp_weight < 0:
+            raise ConfigError(f"norm.gp_weight must be >= 0, got {self.options.gp_weight}")
 
     def penalty(self, D, real, fake, y, *, rng, batch_size, shard):
         # drawn for the global batch, so data-parallel ranks use the weights a single process would
         e = shard(torch.rand(int(batch_size), generator=rng()))
-        return {"loss/gp": float(self.cfg.get("gp_weight", 10.0)) * gradient_penalty(D, real, fake, y, e=e)}
+        return {"loss/gp": self.options.gp_weight * gradient_penalty(D, real, fake, y, e=e)}

@@ -3,6 +3,8 @@ random orthonormal operator (norm.orthogonal_init), then the orthonormal regular
 (2016) added to D's loss: ortho_weight * sum over D layers of ||W^T W - I||_F^2, W reshaped (out, in*k*k)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -31,15 +33,20 @@ def orthonormal_penalty(net: nn.Module) -> torch.Tensor:
 
 @register_norm("ortho")
 class OrthonormalRegularization(Norm):
+    @dataclass(frozen=True)
+    class Options:
+        ortho_weight: float     # the regularizer's coefficient
+        orthogonal_init: bool   # start every D weight as a random orthonormal operator
+
     def validate(self) -> None:
-        if float(self.cfg.get("ortho_weight", 1e-4)) < 0:
-            raise ConfigError(f"norm.ortho_weight must be >= 0, got {self.cfg.ortho_weight}")
+        if self.options.ortho_weight < 0:
+            raise ConfigError(f"norm.ortho_weight must be >= 0, got {self.options.ortho_weight}")
 
     @torch.no_grad()
     def init(self, D) -> None:
-        if self.cfg.get("orthogonal_init", True):
+        if self.options.orthogonal_init:
             for layer in weighted_layers(D).values():
                 nn.init.orthogonal_(layer.weight)  # rows or columns of the (out, in*k*k) matrix orthonormal
 
     def penalty(self, D, real, fake, y, *, rng, batch_size, shard):
-        return {"loss/ortho": float(self.cfg.get("ortho_weight", 1e-4)) * orthonormal_penalty(D)}
+        return {"loss/ortho": self.options.ortho_weight * orthonormal_penalty(D)}

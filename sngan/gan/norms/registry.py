@@ -8,16 +8,19 @@ An entry declares every way the option acts on D, so the training loop never tes
 - `after_d_step(D)`: what runs after each D optimizer step (WC's clipping);
 - `separate_real_fake`: D must see real and fake in separate forwards (batch statistics);
 - `supports_compile`: False where torch.compile cannot run the option;
-- `validate()`: the option's own keys, checked before any work.
+- `Options`: its frozen options, parsed from conf/norm/<name>.yaml (defaults in YAML only) and checked by
+  `validate()` before any work.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 from torch import nn
 
 from ...errors import ConfigError
+from ...options import parse
 from .layers import weighted_layers
 
 NORMS: dict[str, type["Norm"]] = {}
@@ -25,22 +28,30 @@ NORMS: dict[str, type["Norm"]] = {}
 
 def register_norm(name: str) -> Callable[[type["Norm"]], type["Norm"]]:
     def add(cls: type["Norm"]) -> type["Norm"]:
+        if name in NORMS:
+            raise ValueError(f"norm '{name}' is registered twice")
         cls.name = name
         NORMS[name] = cls
         return cls
     return add
 
 
+@dataclass(frozen=True)
+class NoOptions:
+    """A norm without options (conf/norm/<name>.yaml holds only its name)."""
+
+
 class Norm:
-    """A norm that does nothing; entries override what they use. `cfg` is the norm config group."""
+    """A norm that does nothing; entries override what they use. `options` is its parsed Options."""
 
     name = ""
+    Options: type = NoOptions
     separate_real_fake = False
     supports_compile = True
     feature_layer: Callable[[int], nn.Module] | None = None  # channels -> layer after D's convs (a method)
 
-    def __init__(self, cfg):
-        self.cfg = cfg
+    def __init__(self, options):
+        self.options = options
 
     def validate(self) -> None:
         """ConfigError naming the fix when this option's keys are out of range."""
@@ -69,10 +80,11 @@ class Norm:
 
 
 def build_norm(norm_cfg) -> Norm:
-    """The registered entry for norm_cfg.name, validated."""
+    """The registered entry for norm_cfg.name with its options parsed from that node, validated."""
     name = str(norm_cfg.name)
     if name not in NORMS:
         raise ConfigError(f"unknown norm '{name}': choose one of {', '.join(NORMS)}")
-    norm = NORMS[name](norm_cfg)
+    cls = NORMS[name]
+    norm = cls(parse(cls.Options, norm_cfg, "norm"))
     norm.validate()
     return norm

@@ -38,7 +38,7 @@ class SpectralNorm(nn.Module):
     """
 
     def __init__(self, weight: torch.Tensor, power_iters: int = 1, eps: float = 1e-12,
-                 scale: float = 1.0, bidirectional: bool = False, dim: int = 0):
+                 scale: float = 1.0, bidirectional: bool = False, dim: int = 0, warmup_iters: int = 15):
         super().__init__()
         if power_iters < 1:
             raise ValueError("power_iters must be >= 1")
@@ -54,7 +54,9 @@ class SpectralNorm(nn.Module):
             mat_t = weight_matrix(weight, 1 - dim)
             self.register_buffer("_u_t", F.normalize(mat_t.new_empty(mat_t.shape[0]).normal_(), dim=0, eps=eps).float())
             self.register_buffer("_v_t", F.normalize(mat_t.new_empty(mat_t.shape[1]).normal_(), dim=0, eps=eps).float())
-        self._iterate(weight, 15)
+        # torch's spectral_norm refines the random u, v by 15 iterations at build, so the first sigma is close to
+        # the exact one; the official Chainer links start from the raw u (warmup_iters=0)
+        self._iterate(weight, warmup_iters)
 
     def _pairs(self, weight: torch.Tensor):
         yield weight_matrix(weight, self.dim), "_u", "_v"

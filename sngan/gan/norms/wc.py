@@ -5,6 +5,8 @@ weights only, biases left alone (norm.clip_biases=true clamps every parameter, a
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from ...errors import ConfigError
@@ -13,13 +15,18 @@ from .registry import Norm, register_norm
 
 @register_norm("wc")
 class WeightClipping(Norm):
+    @dataclass(frozen=True)
+    class Options:
+        clip: float             # c: weights clamped to [-c, c]
+        clip_biases: bool       # clamp the biases too
+
     def validate(self) -> None:
-        if float(self.cfg.clip) <= 0:
-            raise ConfigError(f"norm.clip must be > 0, got {self.cfg.clip}")
+        if self.options.clip <= 0:
+            raise ConfigError(f"norm.clip must be > 0, got {self.options.clip}")
 
     @torch.no_grad()
     def after_d_step(self, D) -> None:
-        clip, biases = float(self.cfg.clip), bool(self.cfg.get("clip_biases", False))
+        clip, biases = self.options.clip, self.options.clip_biases
         for name, p in D.named_parameters():
             if biases or name.rsplit(".", 1)[-1] == "weight":
                 p.clamp_(-clip, clip)

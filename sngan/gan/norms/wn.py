@@ -6,6 +6,8 @@ weight_norm (W = g * V / ||V|| with a learnable g per row), which bounds nothing
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 from torch.nn.utils import parametrizations, parametrize
@@ -27,8 +29,12 @@ class UnitRows(nn.Module):
 
 @register_norm("wn")
 class WeightNormalization(Norm):
+    @dataclass(frozen=True)
+    class Options:
+        gain: bool              # a learnable gain per row (torch's weight_norm)
+
     def reparametrize(self, layer) -> None:
-        if self.cfg.get("gain", False):
+        if self.options.gain:
             parametrizations.weight_norm(layer)
             return
         dim = 1 if isinstance(layer, nn.ConvTranspose2d) else 0  # output channels, as SN's reshape
