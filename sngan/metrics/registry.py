@@ -41,6 +41,7 @@ class Metric:
     """A registered metric. `applies` says whether it runs for this config at all."""
 
     name = ""
+    at_start = False  # also measured before the first step (step 0) of a fresh run
 
     @staticmethod
     def applies(cfg) -> bool:
@@ -80,12 +81,19 @@ class MetricRunner:
     def due(self, step: int) -> list[Metric]:
         return [m for m, every in self.entries if step % every == 0 or step == self.last_step]
 
+    def at_start(self, G: nn.Module, generator_name: str, D: nn.Module, logger, run) -> dict[str, float]:
+        """The entries measured at step 0 of a fresh run (at_start), logged; {} on ranks that do not write."""
+        return self._run([m for m, _ in self.entries if m.at_start], 0, G, generator_name, D, logger, run)
+
     def __call__(self, step: int, G: nn.Module, generator_name: str, D: nn.Module, logger, run) -> dict[str, float]:
         """The due metrics' scalars, logged; {} on ranks that do not write."""
+        return self._run(self.due(step), step, G, generator_name, D, logger, run)
+
+    def _run(self, metrics, step, G, generator_name, D, logger, run) -> dict[str, float]:
         if not self.writer:
             return {}
         out = {}
-        for metric in self.due(step):
+        for metric in metrics:
             values = metric(MetricContext(step, G, generator_name, D, logger, run))
             logger.scalars(step, values)
             out.update(values)

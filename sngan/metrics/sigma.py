@@ -48,6 +48,7 @@ def fig2_layout(D) -> dict:
 
 @register_metric("sigma")
 class SigmaDiagnostics(Metric):
+    at_start = True  # the spectra of the initialization: what "broad" is measured against
     def __init__(self, cfg, device):
         super().__init__(cfg, device)
         self.norm_name = str(cfg.norm.name)

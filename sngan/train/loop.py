@@ -102,6 +102,8 @@ def training_loop(
                desc="G updates")
     last, window_start, window_steps = {}, time.perf_counter(), 0
     stop = StopRequest().install()  # SIGTERM/SIGINT/SIGUSR1/SIGUSR2: checkpoint at the next step boundary
+    if step == 0:  # the untrained models' diagnostics (D's spectra at init: the baseline of every later report)
+        metrics.at_start(sampling_generator(G, ema), "G_ema" if ema is not None else "G", D, logger, run)
     if start.rng is not None:
         resume.set_rng_states(start.rng)  # last, so nothing above shifts the restored streams
     try:
