@@ -51,17 +51,11 @@ def build_generator_of(recipe: ModelRecipe) -> nn.Module:
 
 def build_models(recipe: ModelRecipe, device: torch.device | str = "cpu") -> tuple[nn.Module, nn.Module]:
     """G and D with D's normalization applied, seeded so init and SN's u vectors repeat."""
-    from .metrics.lipschitz import record_input_sizes
-
     device = torch.device(device)
     torch.manual_seed(recipe.seed)
     G = build_generator_of(recipe).to(device)
     D = build_discriminator(recipe.arch, recipe.shape, recipe.norm.feature_layer)
     D = recipe.norm.apply(D).to(device)
-    shape = recipe.shape
-    if not shape.points:  # the convs' input sizes for the Lipschitz report, by one eager forward now
-        y = torch.zeros(1, dtype=torch.long, device=device) if shape.num_classes else None
-        record_input_sizes(D, torch.zeros(1, shape.channels, shape.resolution, shape.resolution, device=device), y)
     return G, D
 
 

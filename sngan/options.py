@@ -42,6 +42,8 @@ def _coerce(value, allowed: tuple[type, ...], nullable: bool, key: str):
             return float(value)
         if kind is str and isinstance(value, str):
             return value
+        if kind is dict and isinstance(value, dict):
+            return value
     names = " or ".join({int: "a whole number", float: "a number", bool: "true or false", str: "a text"}.get(k, k.__name__)
                         for k in allowed) + (" or null" if nullable else "")
     raise ConfigError(f"{key} must be {names}, got {value!r}: pass e.g. {key}={_EXAMPLES.get(allowed[0], '<value>')}")
@@ -53,8 +55,19 @@ def known_keys(cls) -> set[str]:
 
 def parse(cls, node, prefix: str, ignore: tuple[str, ...] = ("name",)):
     """An instance of the frozen dataclass `cls` from the config node at `prefix` (for messages)."""
+    from omegaconf import DictConfig
+    from omegaconf.errors import MissingMandatoryValue
+
     hints = typing.get_type_hints(cls)
-    data = dict(node.items()) if node is not None else {}
+    data = {}
+    keys = list(node.keys()) if node is not None else []
+    for key in keys:
+        try:
+            data[key] = node[key]
+        except MissingMandatoryValue:  # `???` in YAML: a value the user must give; null until then
+            data[key] = None
+        if isinstance(data[key], DictConfig):
+            data[key] = dict(data[key])
     unknown = sorted(set(data) - known_keys(cls) - set(ignore))
     if unknown:
         key = unknown[0]
@@ -64,8 +77,8 @@ def parse(cls, node, prefix: str, ignore: tuple[str, ...] = ("name",)):
     values = {}
     for field in dataclasses.fields(cls):
         if field.name not in data:
-            raise ConfigError(f"{prefix}.{field.name} is missing from the config: add it to conf/ or pass "
-                              f"+{prefix}.{field.name}=<value>")
+            raise ConfigError(f"{prefix}.{field.name} is missing from the config (conf/ defines every key): "
+                              f"reinstall sngan or restore the config file")
         allowed, nullable = _allowed(hints[field.name])
         values[field.name] = _coerce(data[field.name], allowed, nullable, f"{prefix}.{field.name}")
     return cls(**values)

@@ -11,7 +11,7 @@ import pytest
 # tiny but real: a few G updates on the embedded digits, everything logged at least once
 SMALL = ["train.steps=4", "train.log_every=2", "metrics.every.sigma=2", "train.sample_every=2",
          "train.ckpt_every=2", "train.progress=false", "batch_size=16", "device=cpu", "train.n_samples=16",
-         "metrics.enabled=false"]  # IS/FID/KID have their own tests (metrics/test_metrics*.py)
+         "metrics.enabled=false", "metrics.memorization.enabled=false"]  # metrics have their own tests
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -80,3 +80,19 @@ def run_cli(args, cwd, env=None, timeout=600, check=True):
     if check and proc.returncode != 0:
         raise AssertionError(f"sngan {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def dataset_of(cfg):
+    """The dataset options of a composed config (sngan.data.options)."""
+    from sngan.data.options import parse_dataset
+
+    return parse_dataset(cfg.dataset)
+
+
+def fidelity_of(cfg, **changes):
+    """The image-quality options of a composed config's metrics group (sngan.metrics.fidelity)."""
+    import dataclasses
+
+    from sngan.metrics.fidelity import parse_fidelity
+
+    return dataclasses.replace(parse_fidelity(cfg.metrics), **changes)

@@ -24,7 +24,8 @@ def bench_config(arch: str, norm: str, dataset: str, steps: int, warmup: int, ba
                  f"train.steps={total}", f"train.log_every={warmup}", f"metrics.every.sigma={rare}",
                  f"train.sample_every={rare}", f"train.ckpt_every={rare}", "train.keep_ckpts=1",
                  "train.n_samples=4", "train.progress=false", f"batch_size={batch_size}", f"device={device}",
-                 "metrics.enabled=false"]  # no IS/FID/KID per cell (nor Inception weights or classifier)
+                 "metrics.enabled=false", "metrics.memorization.enabled=false"]  # no metrics per cell (nor Inception
+                                                                               # weights or classifier)
     if dataset in ("ring8", "grid25"):
         overrides += [f"metrics.every.modes={rare}", "metrics.modes.num_samples=16"]
     return compose_train(overrides + list(extra), run_dir=run_dir)

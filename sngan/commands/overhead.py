@@ -20,45 +20,21 @@ from .cells import bench_config, bench_one
 
 
 def bare_loop_sec_per_100(cfg, steps: int, warmup: int) -> float:
-    """The training step with nothing around it, on the modules and data the trainer would build."""
-    from ..build import build_models, model_recipe
-    from ..data.images import to_float
+    """The training step (train.step.train_step: the same D and G steps as `sngan train`) with nothing around it:
+    no finite check, no EMA, no logging, on the modules and data the trainer would build."""
     from ..device import pick_device
-    from ..gan.generate import Latents
-    from ..gan.losses import build_loss
-    from ..train.build import build_optimizers, build_stream
-    from ..train.options import OptimOptions
-    from ..train.parallel import Parallel
+    from ..train.entry import bare_training, read_config
+    from ..train.step import train_step
 
     device = pick_device(cfg.device)
-    recipe, loss = model_recipe(cfg), build_loss(str(cfg.loss.name))
-    shape, norm = recipe.shape, recipe.norm
-    optim = OptimOptions.from_config(cfg.optim)
-    G, D = build_models(recipe, device)
-    opt_G, opt_D = build_optimizers(optim, G, D, fused=device.type == "cuda")
-    stream = build_stream(cfg.dataset, int(cfg.batch_size), int(cfg.seed), device, 0, Parallel(), 0, True)
-    latents, B = Latents.of(shape, int(cfg.seed)), int(cfg.batch_size)
+    models, plan, stream = bare_training(read_config(cfg), device)
     start = None
     for step in range(warmup + steps):
         if step == warmup:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             start = time.perf_counter()
-        for i in range(optim.n_dis):
-            x, _ = stream.next()
-            x = to_float(x) if x.dtype == torch.uint8 else x
-            with torch.no_grad():
-                fake = G(latents.noise(B, device, step, i))
-            logits = D(torch.cat([x, fake]))
-            loss_D = loss.d_loss(logits[:B], logits[B:])
-            opt_D.zero_grad(set_to_none=True)
-            loss_D.backward()
-            opt_D.step()
-            norm.after_d_step(D)
-        loss_G = loss.g_loss(D(G(latents.noise(B, device, step, optim.n_dis))))
-        opt_G.zero_grad(set_to_none=True)
-        loss_G.backward()
-        opt_G.step()
+        train_step(models, plan, stream, step)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return 100.0 * (time.perf_counter() - start) / steps
@@ -72,8 +48,11 @@ def d_step_seconds(norm_name: str, device: str, batch_size: int, steps: int, war
     with tempfile.TemporaryDirectory() as d:
         cfg = bench_config("resnet", norm_name, "digits", 1, 1, batch_size, device, "resnet", d,
                            ["dataset.resolution=32", "dataset.channels=3"])
+    from ..train.speed import SpeedOptions, apply_speed
+
     dev = pick_device(cfg.device)
-    _, D = build_models(model_recipe(cfg), dev)
+    G, D = build_models(model_recipe(cfg), dev)
+    apply_speed(SpeedOptions.parse(cfg.speed), G, D)  # the CUDA defaults (TF32, cuDNN autotuning, grouped SN)
     opt = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.0, 0.9))
     x = torch.randn(2 * batch_size, 3, 32, 32, device=dev)
     for i in range(warmup + steps):

@@ -1,4 +1,4 @@
-"""The SN-GAN paper's figures from run folders (sngan.report.Run), as PNGs (matplotlib, Agg backend).
+"""The SN-GAN paper's figures from run folders (sngan.run.reader.Run), as PNGs (matplotlib, Agg backend).
 
 fig3: final metric per setting, one line per norm (paper Fig. 3).
 fig2: sigma of each D layer over training: exact (solid, o) and power-iteration estimate (dashed, x) (Fig. 2).

@@ -2,7 +2,7 @@
 
 A run folder is any folder holding scalars.jsonl (a `sngan train -m` sweep folder holds one per job).
 Each run's config comes from .hydra/config.yaml, else from its newest checkpoint's 'config'.
-Writes OUT/report.md, OUT/report.csv and PNG plots (see sngan.plots).
+Writes OUT/report.md, OUT/report.csv and PNG plots (see sngan.commands.plots).
 """
 from __future__ import annotations
 

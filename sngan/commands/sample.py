@@ -23,6 +23,7 @@ from PIL import Image
 from torchvision.utils import save_image
 from tqdm import tqdm
 
+from ..data.images import to_uint8
 from ..device import pick_device
 from ..errors import ConfigError
 from ..gan.archs import model_shape
@@ -37,11 +38,6 @@ OUT_FIX = "pass out=FILE.png (a grid), out=DIR (one PNG per image) or out=FILE.n
 
 
 # ---- what to draw -----------------------------------------------------------------------------------
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """G's images in [-1, 1] as uint8 0..255, rounded as torchvision's save_image rounds."""
-    return images.float().add(1).div(2).clamp(0, 1).mul(255).add(0.5).to(torch.uint8)
-
 
 @torch.no_grad()
 def forward(G, z: torch.Tensor, y, batch_size: int, device) -> torch.Tensor:

@@ -97,6 +97,8 @@ class BatchStream:
             x, y = self.tensors[0][idx], self.tensors[1][idx]
         else:
             x, y = next(self.loader)
+        if self.device.type == "cuda" and x.device.type == "cpu" and not x.is_pinned():
+            x, y = x.pin_memory(), y.pin_memory()  # a copy from pageable memory would block despite non_blocking
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         if self.hflip:
             mask = streams.to_device(self.plan.flips(k), self.device)

@@ -77,7 +77,7 @@ def _mnist(cfg, split):
 def _download(cfg, torchvision_cls, **kwargs) -> None:
     """Fetch the archive with torchvision (which verifies its checksums) when the files are missing and
     dataset.download is true (the default for the torchvision datasets)."""
-    if cfg.get("download", False):
+    if cfg.download:
         root = _resolve_root(cfg)
         existed = os.path.exists(root)
         try:
@@ -165,7 +165,7 @@ LOADERS = {"digits": _digits, "mnist": _mnist, "cifar10": _cifar10, "stl10": _st
 
 
 def load_images(cfg, split: str = "train") -> Dataset:
-    """The dataset of `cfg` (the dataset config group) as uint8 images at cfg.resolution."""
+    """The dataset of `cfg` (sngan.data.options.ImageDataset) as uint8 images at cfg.resolution."""
     if cfg.name not in DATASETS:
         raise ConfigError(f"unknown dataset '{cfg.name}': choose one of {', '.join(DATASETS)}")
     if cfg.name == "imagenet":
@@ -189,5 +189,6 @@ def dequantized(images: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """float [-1, 1] -> uint8 [0, 255]."""
-    return images.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+    """G's images in [-1, 1] -> uint8 [0, 255], rounded as torchvision's save_image rounds (so a PNG grid, a sample
+    folder and the images the metrics see hold the same values)."""
+    return images.float().add(1).div(2).clamp(0, 1).mul(255).add(0.5).to(torch.uint8)

@@ -49,11 +49,6 @@ def grid25() -> Mixture:
 MIXTURES = {"ring8": ring8, "grid25": grid25}
 
 
-def is_points(dataset_cfg) -> bool:
-    """True for the 2-D datasets (dataset.kind: points); image datasets have kind images or none."""
-    return dataset_cfg.get("kind", "images") == "points"
-
-
 def mixture(name: str) -> Mixture:
     if name not in MIXTURES:
         raise ConfigError(f"unknown 2-D dataset '{name}': choose one of {', '.join(MIXTURES)}")
@@ -74,8 +69,8 @@ class PointStream:
     exactly what an uninterrupted run would have drawn.
     """
 
-    def __init__(self, dataset_cfg, batch_size: int, seed: int, device: torch.device, start: int = 0):
-        self.mix = mixture(dataset_cfg.name)
+    def __init__(self, name: str, batch_size: int, seed: int, device: torch.device, start: int = 0):
+        self.mix = mixture(name)
         self.batch_size, self.seed, self.device, self.position = int(batch_size), int(seed), device, int(start)
 
     def batch(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:

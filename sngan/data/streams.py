@@ -22,6 +22,7 @@ REFERENCE_SUBSET = 10   # the fixed subset of a large reference split
 REAL_HALF = 11          # the random split of a metric reference into halves (metrics.reference)
 GP_MIX = 17             # interpolation weights of the gradient penalty (norm=gp)
 DEQUANTIZE = 18         # dequantization noise of real images (dataset.dequantize)
+MEMORIZATION = 19       # noise and real subset of the memorization metric
 
 
 def generator(*keys: int) -> torch.Generator:

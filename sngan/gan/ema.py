@@ -13,7 +13,6 @@ import copy
 import torch
 from torch import nn
 
-from ..errors import ConfigError
 from .norms.spectral import SpectralNorm
 
 
@@ -49,16 +48,9 @@ class EMA:
                 mine.copy_(mine * self.decay + theirs * (1 - self.decay))
 
 
-def build_ema(G: nn.Module, enabled: bool, decay: float = 0.9999, start: int = 0) -> EMA | None:
-    """The averaged copy of G, or None when not enabled."""
-    if not enabled:
-        return None
-    decay, start = float(decay), int(start)
-    if not 0.0 <= decay < 1.0:
-        raise ConfigError(f"ema.decay must lie in [0, 1), got {decay}: e.g. ema.decay=0.9999")
-    if start < 0:
-        raise ConfigError(f"ema.start must be >= 0, got {start}")
-    return EMA(G, decay, start)
+def build_ema(G: nn.Module, options) -> EMA | None:
+    """The averaged copy of G, or None when not enabled; `options`: sngan.train.options.EMAOptions (checked)."""
+    return EMA(G, options.decay, options.start) if options.enabled else None
 
 
 @torch.no_grad()
@@ -76,7 +68,7 @@ def update_ema(ema: EMA | None, G: nn.Module, step: int) -> None:
             for chain in module.parametrizations.values():
                 for p in chain:
                     if isinstance(p, SpectralNorm):
-                        p._iterate(chain.original, 1)
+                        p.iterate(chain.original, 1)
 
 
 def sampling_generator(G: nn.Module, ema: EMA | None) -> nn.Module:

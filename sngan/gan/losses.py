@@ -23,6 +23,8 @@ LOSSES: dict[str, Loss] = {}
 
 
 def register_loss(loss: Loss) -> Loss:
+    if loss.name in LOSSES:
+        raise ValueError(f"loss '{loss.name}' is registered twice")
     LOSSES[loss.name] = loss
     return loss
 

@@ -24,7 +24,7 @@ HOLDOUT = 0.2          # share of a dataset without a test split kept for measur
 
 
 class DigitNet(nn.Module):
-    """conv 3x3 (w) -> conv s2 (2w) -> conv s2 (4w) -> global average -> dense 128 (features) -> classes."""
+    """conv 3x3 (w) -> conv s2 (2w) -> conv s2 (4w) -> global average -> dense (feature_dim features) -> classes."""
 
     def __init__(self, channels: int, num_classes: int, width: int = 16, feature_dim: int = 64):
         super().__init__()
@@ -41,30 +41,30 @@ class DigitNet(nn.Module):
         return features, self.head(features)
 
 
-def classifier_path(dataset_cfg, seed: int) -> str:
-    d = dataset_cfg
+def classifier_path(dataset, seed: int) -> str:
+    d = dataset
     return os.path.join(cache_dir("classifiers"), f"{d.name}-{d.resolution}px-{d.channels}ch-seed{seed}-{RECIPE}.pt")
 
 
-def check_classifier_dataset(dataset_cfg) -> None:
+def check_classifier_dataset(dataset) -> None:
     """ConfigError (one line) when no classifier can be trained for this dataset; reads no data."""
-    if int(dataset_cfg.get("num_classes", 0) or 0) < 2:
-        raise ConfigError(f"the classifier metrics need class labels, and {dataset_cfg.name} has none: "
+    if dataset.num_classes < 2:
+        raise ConfigError(f"the classifier metrics need class labels, and {dataset.name} has none: "
                           f"pass metrics.extractor=inception")
-    if dataset_cfg.name == "imagenet":
+    if dataset.name == "imagenet":
         raise ConfigError("a classifier for imagenet is out of scope here: pass metrics.extractor=inception")
 
 
-def _splits(dataset_cfg, seed: int):
+def _splits(dataset, seed: int):
     """(train images, train labels, test images, test labels) as uint8 / int64 tensors."""
-    check_classifier_dataset(dataset_cfg)
-    if dataset_cfg.name == "digits":  # one set of 1,797 images: hold out a fixed share
-        data = load_images(dataset_cfg)
+    check_classifier_dataset(dataset)
+    if dataset.name == "digits":  # one set of 1,797 images: hold out a fixed share
+        data = load_images(dataset)
         perm = torch.randperm(len(data), generator=streams.generator(seed, streams.CLASSIFIER_HOLDOUT))
         n_test = int(len(data) * HOLDOUT)
         test, train = perm[:n_test], perm[n_test:]
         return data.images[train], data.labels[train], data.images[test], data.labels[test]
-    train, test = load_images(dataset_cfg, "train"), load_images(dataset_cfg, "test")
+    train, test = load_images(dataset, "train"), load_images(dataset, "test")
     return train.images, train.labels, test.images, test.labels
 
 
@@ -76,10 +76,10 @@ def accuracy(net: DigitNet, images: torch.Tensor, labels: torch.Tensor) -> float
     return correct / len(labels)
 
 
-def train_classifier(dataset_cfg, seed: int, steps: int = TRAIN_STEPS, batch_size: int = 64) -> dict:
+def train_classifier(dataset, seed: int, steps: int = TRAIN_STEPS, batch_size: int = 64) -> dict:
     """Train on the train split; returns {'state_dict', 'meta'} with the held-out accuracy in meta."""
-    x_tr, y_tr, x_te, y_te = _splits(dataset_cfg, seed)
-    num_classes = int(dataset_cfg.num_classes)
+    x_tr, y_tr, x_te, y_te = _splits(dataset, seed)
+    num_classes = int(dataset.num_classes)
     with torch.random.fork_rng(devices=[]):  # leave the caller's RNG stream untouched
         torch.manual_seed(seed)
         net = DigitNet(x_tr.shape[1], num_classes)
@@ -95,17 +95,17 @@ def train_classifier(dataset_cfg, seed: int, steps: int = TRAIN_STEPS, batch_siz
             loss.backward()
             opt.step()
             sched.step()
-    meta = {"dataset": str(dataset_cfg.name), "resolution": int(dataset_cfg.resolution),
+    meta = {"dataset": str(dataset.name), "resolution": int(dataset.resolution),
             "channels": int(x_tr.shape[1]), "num_classes": num_classes, "seed": int(seed),
             "train_size": len(y_tr), "test_size": len(y_te), "test_accuracy": accuracy(net, x_te, y_te)}
     return {"state_dict": net.state_dict(), "meta": meta}
 
 
-def ensure_classifier(dataset_cfg, seed: int = 0) -> tuple[str, dict]:
+def ensure_classifier(dataset, seed: int = 0) -> tuple[str, dict]:
     """The cached classifier's path and meta, training and caching it on first use."""
-    path = classifier_path(dataset_cfg, seed)
+    path = classifier_path(dataset, seed)
     if not os.path.isfile(path):
-        state = train_classifier(dataset_cfg, seed)
+        state = train_classifier(dataset, seed)
         tmp = f"{path}.tmp{os.getpid()}"
         torch.save(state, tmp)
         os.replace(tmp, path)

@@ -3,9 +3,9 @@
 SN bounds the norm of the reshaped kernel, (out, in*k*k); the convolution itself, at the layer's
 input size with its stride and padding, can have a norm above or below that. Here it is found by
 power iteration on the operator, with conv2d and conv_transpose2d as the operator and its adjoint.
-Input sizes are recorded once, by one eager forward of an example input before training (and before
-torch.compile, so no hook ever sits in a compiled graph). For linear layers the operator is the matrix,
-whose norm is the exact sigma.
+Input sizes are recorded once (conv_input_sizes), by one eager forward of an example input before training (and
+before torch.compile, so no hook ever sits in a compiled graph), and kept by the caller with the converged vectors
+that warm-start the next report. For linear layers the operator is the matrix, whose norm is the exact sigma.
 """
 from __future__ import annotations
 
@@ -20,11 +20,14 @@ CONVS = (nn.Conv2d, nn.ConvTranspose2d)
 
 
 @torch.no_grad()
-def record_input_sizes(net: nn.Module, *example) -> nn.Module:
-    """Record each conv layer's input size (C, H, W) by one forward of `example` in eval mode (SN does not
-    iterate, batch norm does not update its statistics), with hooks removed right after."""
+def conv_input_sizes(net: nn.Module, *example) -> dict[str, tuple]:
+    """{layer name: input size (C, H, W)} of each conv layer, by one forward of `example` in eval mode (SN does not
+    iterate, batch norm does not update its statistics), with its hooks removed right after."""
+    sizes = {}
+    names = {module: name for name, module in net.named_modules()}
+
     def record(module, inputs, _output):
-        module._lipschitz_input_shape = tuple(inputs[0].shape[1:])
+        sizes[names[module]] = tuple(inputs[0].shape[1:])
 
     handles = [layer.register_forward_hook(record) for layer in net.modules() if isinstance(layer, CONVS)]
     was_training = net.training
@@ -35,7 +38,7 @@ def record_input_sizes(net: nn.Module, *example) -> nn.Module:
         net.train(was_training)
         for handle in handles:
             handle.remove()
-    return net
+    return sizes
 
 
 def conv_operator(layer: nn.Module, weight: torch.Tensor, input_shape):
@@ -77,16 +80,18 @@ def conv_operator_norm(layer: nn.Module, input_shape, iters: int = 100, x0: torc
     return forward(x).norm().item(), x
 
 
-def lipschitz_bounds(net: nn.Module, iters: int = 100, warm_iters: int = 20) -> dict[str, float]:
-    """Operator norm per conv layer whose input size was recorded (warm-started from the previous
-    report, so later reports need fewer iterations) and exact sigma per linear layer, by layer name."""
+def lipschitz_bounds(net: nn.Module, input_sizes: dict[str, tuple], vectors: dict[str, torch.Tensor],
+                     iters: int = 100, warm_iters: int = 20) -> dict[str, float]:
+    """Operator norm per conv layer whose input size is known (warm-started from `vectors`, the previous report's
+    converged inputs, which it updates: later reports need fewer iterations) and exact sigma per linear layer, by
+    layer name."""
     out = {}
     for name, layer in weighted_layers(net).items():
         if isinstance(layer, nn.Linear):
             out[name] = exact_sigma(effective_weight(layer))
-        elif isinstance(layer, CONVS) and hasattr(layer, "_lipschitz_input_shape"):
-            x0 = getattr(layer, "_lipschitz_vector", None)
-            sigma, x = conv_operator_norm(layer, layer._lipschitz_input_shape, warm_iters if x0 is not None else iters, x0)
+        elif isinstance(layer, CONVS) and name in input_sizes:
+            x0 = vectors.get(name)
+            sigma, x = conv_operator_norm(layer, input_sizes[name], warm_iters if x0 is not None else iters, x0)
             if sigma is not None:
-                out[name], layer._lipschitz_vector = sigma, x
+                out[name], vectors[name] = sigma, x
     return out

@@ -12,11 +12,13 @@ define them:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
 from ..data import streams
 from ..data.points import Mixture, mixture
+from ..errors import ConfigError
 from .registry import Metric, MetricContext, register_metric
 
 
@@ -54,16 +56,24 @@ def generate_points(G, seed: int, z_dim: int, device, n: int) -> torch.Tensor:
 
 @register_metric("modes")
 class ModeMetrics(Metric):
-    @staticmethod
-    def applies(cfg) -> bool:
-        return cfg.dataset.get("kind", "images") == "points"
+    node = "modes"
 
-    def __init__(self, cfg, device):
-        super().__init__(cfg, device)
-        m = cfg.metrics.modes
-        self.mix, self.seed, self.z_dim = mixture(cfg.dataset.name), int(cfg.seed), int(cfg.z_dim)
-        self.num_samples, self.min_count = int(m.num_samples), int(m.min_count)
+    @dataclass(frozen=True)
+    class Options:
+        num_samples: int    # generated points per evaluation and in the scatter plot
+        min_count: int      # high-quality samples a mode needs to count as covered
+
+    @classmethod
+    def applies(cls, env, options) -> bool:
+        return env.dataset.points
+
+    def __init__(self, env, options):
+        super().__init__(env, options)
+        if options.num_samples < 1 or options.min_count < 1:
+            raise ConfigError(f"metrics.modes.num_samples and min_count must be >= 1, got {options.num_samples}, "
+                              f"{options.min_count}")
+        self.mix = mixture(env.dataset.name)
 
     def __call__(self, ctx: MetricContext) -> dict[str, float]:
-        points = generate_points(ctx.G, self.seed, self.z_dim, self.device, self.num_samples)
-        return mode_metrics(points, self.mix, self.min_count)
+        points = generate_points(ctx.G, self.env.seed, self.env.shape.z_dim, self.device, self.options.num_samples)
+        return mode_metrics(points, self.mix, self.options.min_count)

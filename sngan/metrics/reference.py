@@ -34,36 +34,38 @@ def _tags(raw: dict, suffix: str, want: dict) -> dict:
     return out
 
 
-def real_reference(reference, spec, mcfg, device: torch.device, on_device) -> dict:
+def real_reference(reference, spec, options, device: torch.device) -> dict:
     """{"metrics/IS<s>": ..., "metrics/FID<s>": ..., ..., "protocol": {...}} for the real images of `reference`
-    (an RGBReference), measured as the generator is (see the module doc)."""
-    seed = int(mcfg.seed)
-    want = {"isc": bool(mcfg.isc), "fid": bool(mcfg.fid), "kid": bool(mcfg.kid), "prc": bool(mcfg.get("prc", False))}
+    (an RGBReference), measured as the generator is (see the module doc); `options`: FidelityOptions."""
+    from .fidelity import on_device
+
+    seed = options.seed
+    want = options.wants()
     n = len(reference)
-    isc_n = min(n, int(mcfg.get("isc_num_samples") or mcfg.num_samples))
+    isc_n = min(n, options.isc_num_samples or options.num_samples)
     half = n // 2
     key = json.dumps({"ref": reference.cache_name(spec, seed, device), "want": want, "isc_n": isc_n,
-                      "splits": int(mcfg.isc_splits), "kid": [int(mcfg.kid_subsets), int(mcfg.kid_subset_size)],
-                      "k": int(mcfg.get("prc_neighborhood", 3))}, sort_keys=True)
+                      "splits": options.isc_splits, "kid": [options.kid_subsets, options.kid_subset_size],
+                      "k": options.prc_neighborhood}, sort_keys=True)
     path = os.path.join(cache_dir("fidelity"), f"real-{text_sha256(key)[:24]}.json")
     if os.path.isfile(path):
         with open(path) as f:
             return json.load(f)
     perm = torch.randperm(n, generator=streams.generator(seed, streams.REAL_HALF))
-    common = dict(cuda=device.type == "cuda", batch_size=int(mcfg.batch_size), feature_extractor=spec.extractor,
-                  feature_extractor_weights_path=spec.weights, isc_splits=int(mcfg.isc_splits),
-                  kid_subsets=int(mcfg.kid_subsets), rng_seed=seed, verbose=False, cache=False,
-                  save_cpu_ram=True, prc_neighborhood=int(mcfg.get("prc_neighborhood", 3)))
+    common = dict(cuda=device.type == "cuda", batch_size=options.batch_size, feature_extractor=spec.extractor,
+                  feature_extractor_weights_path=spec.weights, isc_splits=options.isc_splits,
+                  kid_subsets=options.kid_subsets, rng_seed=seed, verbose=False, cache=False,
+                  save_cpu_ram=True, prc_neighborhood=options.prc_neighborhood)
     out, raw = {}, {}
     with on_device(device):
-        if want["isc"] and isc_n >= int(mcfg.isc_splits):
+        if want["isc"] and isc_n >= options.isc_splits:
             raw.update(calculate_metrics(input1=Subset(reference, perm[:isc_n].tolist()), isc=True, **common))
         binary = {k: want[k] for k in ("fid", "kid", "prc")}
         if any(binary.values()) and half >= 2:
             raw.update(calculate_metrics(input1=Subset(reference, perm[:half].tolist()),
                                          input2=Subset(reference, perm[half:2 * half].tolist()),
-                                         kid_subset_size=min(int(mcfg.kid_subset_size), half), **binary, **common))
-    out = _tags(raw, spec.suffix, {k: v and (k != "isc" or isc_n >= int(mcfg.isc_splits)) for k, v in want.items()})
+                                         kid_subset_size=min(options.kid_subset_size, half), **binary, **common))
+    out = _tags(raw, spec.suffix, {k: v and (k != "isc" or isc_n >= options.isc_splits) for k, v in want.items()})
     out["protocol"] = {"is_real_images": isc_n if want["isc"] else None,
                        "halves": [half, half] if any(want[k] for k in ("fid", "kid", "prc")) else None,
                        "of": reference.description}

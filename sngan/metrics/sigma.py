@@ -13,7 +13,8 @@ import torch
 
 from ..gan.norms import raw_weight, sigma_estimates, singular_values_of, weighted_layers
 from ..gan.norms.spectral import exact_sigma
-from .lipschitz import lipschitz_bounds
+from .lipschitz import conv_input_sizes, lipschitz_bounds
+from .precision import on_device
 from .registry import Metric, MetricContext, register_metric
 
 
@@ -22,9 +23,11 @@ def layer_name(path: str) -> str:
     return ".".join(part.zfill(2) if part.isdigit() else part for part in path.split("."))
 
 
-def sigma_report(D) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+def sigma_report(D, input_sizes: dict | None = None, vectors: dict | None = None
+                 ) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
     """Per D layer: SN's power-iteration estimate, the exact sigma of the trained weight and of the
-    weight the layer computes with, and that weight's singular-value spectrum."""
+    weight the layer computes with, that weight's singular-value spectrum, and (for convs whose input size is in
+    `input_sizes`) the Lipschitz constant of the convolution, warm-started from `vectors`."""
     scalars, spectra = {}, {}
     for layer, est in sigma_estimates(D).items():
         scalars[f"sigma/D/{layer_name(layer)}"] = est
@@ -33,7 +36,8 @@ def sigma_report(D) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
         scalars[f"sigma_exact/D/{name}"] = exact_sigma(raw_weight(module))
         spectra[name] = singular_values_of(module)
         scalars[f"sigma_normalized/D/{name}"] = spectra[name][0].item()
-    scalars.update({f"lipschitz/D/{layer_name(layer)}": v for layer, v in lipschitz_bounds(D).items()})
+    bounds = lipschitz_bounds(D, input_sizes or {}, vectors if vectors is not None else {})
+    scalars.update({f"lipschitz/D/{layer_name(layer)}": v for layer, v in bounds.items()})
     return scalars, spectra
 
 
@@ -49,17 +53,31 @@ def fig2_layout(D) -> dict:
 @register_metric("sigma")
 class SigmaDiagnostics(Metric):
     at_start = True  # the spectra of the initialization: what "broad" is measured against
-    def __init__(self, cfg, device):
-        super().__init__(cfg, device)
-        self.norm_name = str(cfg.norm.name)
+
+    def __init__(self, env, options):
+        super().__init__(env, options)
+        self.input_sizes: dict[str, tuple] = {}      # conv layer -> input size, for the Lipschitz report
+        self.vectors: dict[str, torch.Tensor] = {}   # conv layer -> the last report's converged input
+        self.layout_written = False
+
+    def prepare(self, G, D) -> None:
+        """Record D's conv input sizes by one eager forward, before any speed option wraps D."""
+        shape = self.env.shape
+        if shape.points:
+            return
+        device = next(D.parameters()).device
+        y = torch.zeros(1, dtype=torch.long, device=device) if shape.num_classes else None
+        self.input_sizes = conv_input_sizes(D, torch.zeros(1, shape.channels, shape.resolution, shape.resolution,
+                                                           device=device), y)
 
     def __call__(self, ctx: MetricContext) -> dict[str, float]:
-        if not getattr(self, "layout_written", False):
+        if not self.layout_written:
             ctx.logger.custom_scalars(fig2_layout(ctx.D))
             self.layout_written = True
-        scalars, spectra = sigma_report(ctx.D)
+        with on_device(self.device):  # fp32 (TF32 off), whatever the loop runs in
+            scalars, spectra = sigma_report(ctx.D, self.input_sizes, self.vectors)
         for layer, sv in spectra.items():
             ctx.logger.histogram(ctx.step, f"spectrum/D/{layer}", sv)
-        ctx.run.append_jsonl(ctx.run.spectra, {"step": ctx.step, "norm": self.norm_name,
+        ctx.run.append_jsonl(ctx.run.spectra, {"step": ctx.step, "norm": self.env.norm,
                                                "spectra": {k: v.tolist() for k, v in spectra.items()}})
         return scalars

@@ -1,17 +1,8 @@
-"""A run's hyperparameters and final metrics for TensorBoard's HParams tab (compare sweep runs)."""
+"""A run's identity and final metrics for TensorBoard's HParams tab (compare sweep runs)."""
 from __future__ import annotations
 
 from .layout import RunFolder
 from .logger import last_values, read_scalars
-
-
-def run_hparams(cfg) -> dict:
-    """The knobs a sweep varies, as TB hparams (str, int or float values only)."""
-    o = cfg.optim
-    return {"setting": str(cfg.get("setting_name", "")), "norm": str(cfg.norm.name), "lr": float(o.lr),
-            "beta1": float(o.beta1), "beta2": float(o.beta2), "betas": f"({o.beta1}, {o.beta2})",
-            "n_dis": int(o.n_dis), "loss": str(cfg.loss.name), "arch": str(cfg.arch.name),
-            "dataset": str(cfg.dataset.name), "batch_size": int(cfg.batch_size), "seed": int(cfg.seed)}
 
 
 def final_values(run: RunFolder) -> dict[str, float]:
@@ -31,7 +22,8 @@ def final_metrics(run: RunFolder) -> dict[str, float]:
 
 
 def log_hparams(logger, hparams: dict, run: RunFolder) -> None:
-    """Write the hparams record once a run ends (the metrics it shows are the run's final ones)."""
+    """Write the hparams record once a run ends (the metrics it shows are the run's final ones); `hparams` is
+    sngan.run.identity.hparams of the run's config."""
     metrics = final_metrics(run)
     if metrics:
         logger.hparams(hparams, metrics)

@@ -7,6 +7,7 @@
     <run>/scalars.jsonl                every logged scalar: {"step", "tag", "value"}
     <run>/metrics.jsonl                each IS/FID/KID evaluation with its protocol
     <run>/spectra.jsonl                singular values of D's layers at each sigma report
+    <run>/run.yaml                     the run's record: its resolved config, written once when it starts
 """
 from __future__ import annotations
 
@@ -60,22 +61,47 @@ class RunFolder:
         return os.path.join(self.root, "spectra.jsonl")
 
     @property
+    def record(self) -> str:
+        return os.path.join(self.root, "run.yaml")
+
+    @property
     def hydra_config(self) -> str:
+        """Where runs made by sngan < 0.2 kept their config (Hydra's record, rewritten by every later command)."""
         return os.path.join(self.root, ".hydra", "config.yaml")
 
     # ---- contents ----------------------------------------------------------------------------------
-    def prepare(self) -> "RunFolder":
-        """Create the folder and check it is writable."""
+    def check_creatable(self) -> None:
+        """ConfigError naming the fix when the folder cannot be created or written; creates nothing."""
+        probe = self.root
+        while not os.path.exists(probe):
+            probe = os.path.dirname(probe)
+        problem = None
+        if not os.path.isdir(probe):
+            problem = f"{probe} is a file, not a folder"
+        elif not os.access(probe, os.W_OK | os.X_OK):
+            problem = f"{probe} is not writable"
+        if problem:
+            raise ConfigError(f"cannot write the run folder {self.root}: {problem}; pass hydra.run.dir=PATH to a "
+                              f"writable folder")
+
+    def create(self, config: dict | None = None) -> "Created":
+        """Make the folder (and samples/) and, given a config, write the run's record; returns what did not exist
+        before, so a start that fails can take exactly that away again."""
+        created = Created.before(self.root)
         try:
-            os.makedirs(self.root, exist_ok=True)
-            probe = os.path.join(self.root, ".write_test")
-            with open(probe, "w") as f:
-                f.write("ok")
-            os.remove(probe)
+            os.makedirs(self.samples, exist_ok=True)
+            if config is not None:
+                import yaml
+
+                tmp = self.record + ".tmp"
+                with open(tmp, "w") as f:
+                    yaml.safe_dump(config, f, sort_keys=False)
+                os.replace(tmp, self.record)
         except OSError as e:
+            created.undo()
             raise ConfigError(f"cannot write the run folder {self.root} ({e.strerror}): pass hydra.run.dir=PATH "
                               f"to a writable folder") from None
-        return self
+        return created
 
     def list_checkpoints(self) -> list[str]:
         return list_checkpoints(self.root)
@@ -135,3 +161,29 @@ def read_jsonl(path: str) -> list[dict]:
             except json.JSONDecodeError:
                 continue
     return rows
+
+
+class Created:
+    """What a start added under a path: the folders that did not exist (topmost first) or, in a folder that did,
+    the entries that were not there. undo() removes exactly those, nothing the user had."""
+
+    def __init__(self, root: str, new_dirs: list[str], existing: set[str] | None):
+        self.root, self.new_dirs, self.existing = root, new_dirs, existing
+
+    @classmethod
+    def before(cls, root: str) -> "Created":
+        new_dirs, probe = [], root
+        while not os.path.exists(probe):
+            new_dirs.insert(0, probe)
+            probe = os.path.dirname(probe)
+        return cls(root, new_dirs, None if new_dirs else set(os.listdir(root)))
+
+    def undo(self) -> None:
+        import shutil
+
+        if self.new_dirs:
+            shutil.rmtree(self.new_dirs[0], ignore_errors=True)
+            return
+        for name in set(os.listdir(self.root)) - (self.existing or set()):
+            path = os.path.join(self.root, name)
+            shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)

@@ -102,13 +102,12 @@ class Run:
 
 
 def _load_config(run: RunFolder) -> dict | None:
-    if os.path.exists(run.hydra_config):
-        from omegaconf import OmegaConf
+    """A run's config from its own records: run.yaml (written once, when the run started), else its newest readable
+    checkpoint, else (runs of sngan < 0.2) Hydra's .hydra/config.yaml."""
+    from omegaconf import OmegaConf
 
-        cfg = OmegaConf.load(run.hydra_config)
-        if "run_dir" in cfg:  # ${hydra:...} resolves only inside a Hydra run; the rest (e.g. the dataset's
-            del cfg["run_dir"]  # recommended optimizer) resolves here
-        return OmegaConf.to_container(cfg, resolve=True)
+    if os.path.exists(run.record):
+        return OmegaConf.to_container(OmegaConf.load(run.record), resolve=False)
     from .checkpoints import CheckpointError, load_checkpoint
 
     for path in list_checkpoints(run.root):
@@ -116,6 +115,11 @@ def _load_config(run: RunFolder) -> dict | None:
             return load_checkpoint(path)["config"]
         except CheckpointError:  # a torn or corrupt checkpoint: try the older one
             continue
+    if os.path.exists(run.hydra_config):
+        cfg = OmegaConf.load(run.hydra_config)
+        if "run_dir" in cfg:  # ${hydra:...} resolves only inside a Hydra run
+            del cfg["run_dir"]
+        return OmegaConf.to_container(cfg, resolve=True)
     return None
 
 
@@ -173,7 +177,7 @@ def find_runs(dirs: list[str], by: tuple[str, ...] = ()) -> list[Run]:
             folder = RunFolder(root)
             config = _load_config(folder)
             if config is None:
-                raise UserError(f"{root} has scalars.jsonl but no .hydra/config.yaml or checkpoint: "
+                raise UserError(f"{root} has scalars.jsonl but no run.yaml or checkpoint: "
                                 f"cannot tell its norm and setting; remove it or restore its config")
             spectra = read_jsonl(folder.spectra)
             run = Run(root, config, read_jsonl(folder.scalars), spectra[-1] if spectra else None)

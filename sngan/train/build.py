@@ -1,29 +1,36 @@
-"""What the loop trains with besides the models (sngan.build): the optimizers and the data stream."""
+"""The real data the loop trains on: the dataset loaded once (checked at start-up) and the resumable stream of
+its batches."""
 from __future__ import annotations
 
+import os
+
 import torch
-from torch import nn
 
 from ..data.batches import BatchStream
 from ..data.images import load_images
-from ..data.points import PointStream
-from .options import OptimOptions
+from ..data.points import PointStream, mixture
+from ..errors import ConfigError
 
 
-def build_optimizers(optim: OptimOptions, G: nn.Module, D: nn.Module, fused: bool = False):
-    """Adam for G and D; fused (one kernel for all parameters, no host sync) on CUDA."""
-    betas = (optim.beta1, optim.beta2)
-    kwargs = {"fused": True} if fused else {}
-    return (torch.optim.Adam(G.parameters(), lr=optim.lr, betas=betas, **kwargs),
-            torch.optim.Adam(D.parameters(), lr=optim.lr, betas=betas, **kwargs))
+def load_dataset(dataset, batch_size: int):
+    """The training images (uint8, sngan.data.images), or None for the 2-D mixtures; the start-up check that the data
+    is there, readable and large enough for one batch."""
+    if dataset.points:
+        mixture(dataset.name)
+        return None
+    data = load_images(dataset)
+    if batch_size > len(data):
+        raise ConfigError(f"batch_size={batch_size} exceeds the dataset's {len(data)} images: lower batch_size")
+    return data
 
 
-def build_stream(dataset_cfg, batch_size: int, seed: int, device: torch.device, start: int, par,
-                 num_workers: int, data_on_device: bool):
+def build_stream(data, dataset, batch_size: int, seed: int, device: torch.device, start: int, par,
+                 num_workers: int | None, data_on_device: bool):
     """The endless stream of real batches (2-D points or images), positioned at batch `start`, this rank's
     share of each global batch under torchrun."""
-    if dataset_cfg.get("kind", "images") == "points":
-        return par.shard_stream(PointStream(dataset_cfg, batch_size, seed, device, start=start))
-    return BatchStream(load_images(dataset_cfg), batch_size, seed, bool(dataset_cfg.hflip), device,
-                       num_workers=num_workers, start=start, rank=par.rank, world=par.world,
-                       on_device=data_on_device, in_memory=bool(dataset_cfg.get("in_memory", True)))
+    if dataset.points:
+        return par.shard_stream(PointStream(dataset.name, batch_size, seed, device, start=start))
+    if num_workers is None:  # one loader process per core, up to 8 (only datasets not held in memory use them)
+        num_workers = min(8, os.cpu_count() or 1)
+    return BatchStream(data, batch_size, seed, dataset.hflip, device, num_workers=num_workers, start=start,
+                       rank=par.rank, world=par.world, on_device=data_on_device, in_memory=dataset.in_memory)

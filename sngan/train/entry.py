@@ -1,123 +1,271 @@
-"""`sngan train`: map the composed config onto the training loop's explicit arguments, then run it.
+"""`sngan train`: read the composed config once into typed option sets (`read_config`), check everything that can
+fail before any folder is made (`start_checks`), then build the run and hand it to the training loop.
 
-The one place that reads the whole config: everything below takes the values it uses.
+`train(cfg)` is the only reader of the whole config: everything below takes the values it uses.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
+from dataclasses import dataclass
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from ..build import architecture_signature, build_models, model_recipe
+from ..build import ModelRecipe, architecture_signature, build_models, model_recipe
+from ..data.options import ImageDataset, PointDataset, parse_dataset
 from ..device import pick_device, sweep_job_index
-from ..errors import ConfigError
+from ..errors import ConfigError, UserError
 from ..gan.ema import build_ema, load_ema_state
 from ..gan.generate import Latents
-from ..gan.losses import build_loss
-from ..metrics import MetricRunner
-from ..run.hparams import run_hparams
+from ..gan.losses import Loss, build_loss
+from ..metrics import MetricEnv, MetricRunner, plan_metrics
+from ..run import identity
 from ..run.layout import RunFolder
 from ..run.logger import RunLogger
 from . import parallel, resume, speed
-from .build import build_optimizers, build_stream
-from .console import Console, hydra_overrides, rerun_command
-from .loop import Start, training_loop
-from .options import OptimOptions, Schedule, plain, validate
-from .snapshots import Snapshots
+from .bookkeeping import Bookkeeper, ResumePoint
+from .build import build_stream, load_dataset
+from .console import Console
+from .finite import FiniteGuard
+from .loop import training_loop
+from .models import Models, build_optimizers
+from .options import EMAOptions, OptimOptions, Schedule
+from .snapshots import SampleWriter
+from .step import StepPlan
 
 
-def read_best_or_none(run_dir: str) -> dict | None:
-    """best.pt's record, or None (a corrupt best.pt is reported and replaced by the next better evaluation)."""
-    from ..run.checkpoints import CheckpointError, read_best
+@dataclass(frozen=True)
+class TrainSetup:
+    """Everything `sngan train` reads from its config, parsed and checked."""
 
-    try:
-        return read_best(run_dir)
-    except CheckpointError as e:
-        print(f"warning: {e}; the next evaluation writes a new best.pt")
-        return None
+    recipe: ModelRecipe           # arch, data shape, D's norm, G's norm, seed (sngan.build)
+    loss: Loss
+    optim: OptimOptions
+    ema: EMAOptions
+    schedule: Schedule
+    speed: speed.SpeedOptions
+    dataset: ImageDataset | PointDataset
+    batch_size: int
+    device: str                   # auto, cpu, cuda, cuda:N
+    resume_from: str | None       # resume=PATH
+    resume_force: bool
+    run_dir: str
+    config: dict                  # the resolved config, as plain containers: the run's record in checkpoints
+    metrics_node: DictConfig      # the metrics group, for the registered entries to parse their own options
 
 
-def train(cfg: DictConfig) -> dict:
+@dataclass(frozen=True)
+class LaunchContext:
+    """How this run was started, from the CLI (sngan.launch): the commands that resume it."""
+
+    rerun: str | None = None        # the exact command that resumes this run in its folder
+    sweep_rerun: str | None = None  # for a sweep job: the command that reruns (and resumes) the whole sweep
+    sweep: bool = False             # a job of a Hydra multirun: no bars, one start and one end line
+
+
+class Problems:
+    """Start-up problems collected, so one refusal names all of them."""
+
+    def __init__(self):
+        self.messages: list[str] = []
+
+    def check(self, make, default=None):
+        """make()'s value, or `default` with its UserError's message kept."""
+        try:
+            return make()
+        except UserError as e:
+            self.messages.append(str(e))
+            return default
+
+    def raise_any(self) -> None:
+        if len(self.messages) == 1:
+            raise ConfigError(self.messages[0])
+        if self.messages:
+            raise ConfigError(f"{len(self.messages)} problems: " + "; ".join(f"({i}) {m}" for i, m in
+                                                                         enumerate(self.messages, 1)))
+
+
+def _whole(cfg, key: str, minimum: int) -> int:
+    value = cfg.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{key} must be a whole number, got {value!r}: pass e.g. {key}=64")
+    if value < minimum:
+        raise ConfigError(f"{key} must be >= {minimum}, got {value}")
+    return value
+
+
+def read_config(cfg: DictConfig) -> TrainSetup:
+    """The TrainSetup of a composed `sngan train` config; every problem found is reported at once."""
+    p = Problems()
+    recipe = p.check(lambda: model_recipe(cfg))
+    loss = p.check(lambda: build_loss(str(cfg.loss.name)))
+    optim = p.check(lambda: OptimOptions.parse(cfg.optim))
+    ema = p.check(lambda: EMAOptions.parse(cfg.ema))
+    schedule = p.check(lambda: Schedule.parse(cfg.train))
+    speed_options = p.check(lambda: speed.SpeedOptions.parse(cfg.speed))
+    dataset = p.check(lambda: parse_dataset(cfg.dataset))
+    batch_size = p.check(lambda: _whole(cfg, "batch_size", 1))
+    if recipe is not None and speed_options is not None and speed_options.compile and not recipe.norm.supports_compile:
+        p.messages.append(f"norm={recipe.norm.name} differentiates D's input gradient (double backward), which "
+                          f"torch.compile does not support: pass speed.compile=false")
+    p.raise_any()
+    return TrainSetup(recipe, loss, optim, ema, schedule, speed_options, dataset, batch_size, str(cfg.device),
+                      None if cfg.get("resume") in (None, "") else str(cfg.resume), bool(cfg.get("resume_force")),
+                      str(cfg.run_dir), OmegaConf.to_container(cfg, resolve=True), cfg.metrics)
+
+
+def train(cfg: DictConfig, context: LaunchContext | None = None) -> dict:
     """Train G and D as cfg says; returns the last logged scalars."""
-    validate(cfg)
-    recipe = model_recipe(cfg)
-    norm, loss, shape = recipe.norm, build_loss(str(cfg.loss.name)), recipe.shape
-    schedule, optim = Schedule.from_config(cfg.train), OptimOptions.from_config(cfg.optim)
-    overrides = hydra_overrides()  # under the CLI: the exact command that resumes this run
-    command = rerun_command(overrides) if overrides is not None else None
-    sweep = sweep_job_index() is not None
-    if sweep:  # one line per job, no bars from jobs running side by side
+    return run_training(read_config(cfg), context or LaunchContext(sweep=sweep_job_index() is not None))
+
+
+def run_training(setup: TrainSetup, context: LaunchContext) -> dict:
+    with StartGuard() as guard:
+        return _run(setup, context, guard)
+
+
+def _run(setup: TrainSetup, context: LaunchContext, guard: "StartGuard") -> dict:
+    recipe, schedule, optim, shape = setup.recipe, setup.schedule, setup.optim, setup.recipe.shape
+    if context.sweep:  # one line per job, no bars from jobs running side by side
         schedule = dataclasses.replace(schedule, progress=False)
-    speed_options = speed.SpeedOptions.from_config(cfg.get("speed"))
-    if speed_options.compile and not norm.supports_compile:
-        raise ConfigError(f"norm={norm.name} differentiates D's input gradient (double backward), which torch.compile "
-                          f"does not support: pass speed.compile=false")
-    seed, batch_size = int(cfg.seed), int(cfg.batch_size)
-    par = parallel.setup(batch_size)  # under torchrun: this rank's share of each batch; rank 0 alone writes
+    par = parallel.setup(setup.batch_size)  # under torchrun: this rank's share of each batch; rank 0 alone writes
+    speed.set_threads(setup.speed.threads)
+
+    # ---- every start-up check, before any folder is made: data first, then what the metrics need ----------
+    problems = Problems()
     if optim.g_batch_size:
-        par.check_batch(optim.g_batch_size, "optim.g_batch_size")
-    speed.set_threads(speed_options.threads)
-    run = RunFolder(par.shared_run_dir(cfg.run_dir, lambda d: RunFolder(d).prepare().root))
-    device = par.device(pick_device(cfg.device, None if par.active else sweep_job_index()))
-    metrics = MetricRunner(cfg, device, schedule.steps, writer=par.is_writer)  # refuses now if Inception weights are missing
+        problems.check(lambda: par.check_batch(optim.g_batch_size, "optim.g_batch_size"))
+    device = problems.check(lambda: par.device(pick_device(setup.device, None if par.active else sweep_job_index())))
+    data = problems.check(lambda: load_dataset(setup.dataset, setup.batch_size))
+    env = MetricEnv(setup.dataset, shape, recipe.seed, recipe.norm.name, device or torch.device("cpu"))
+    planned = problems.check(lambda: plan_metrics(setup.metrics_node, env), [])  # refuses missing Inception weights
+    run = RunFolder(par.shared_run_dir(setup.run_dir))
+    if par.is_writer:
+        problems.check(run.check_creatable)
+    problems.raise_any()
+    metrics = MetricRunner(planned, schedule.steps, writer=par.is_writer)
 
     # ---- models, optimizers -------------------------------------------------------------------------
-    G, D = build_models(recipe, device)
-    signatures = {"G": architecture_signature(G), "D": architecture_signature(D)}  # before any speed option
-    opt_G, opt_D = build_optimizers(optim, G, D, fused=device.type == "cuda" and speed_options.fused_adam)
-    e = cfg.get("ema") or {}
-    ema = build_ema(G, bool(e.get("enabled", False)), e.get("decay", 0.9999), e.get("start", 0))
-    G, D = speed.apply_speed(speed_options, G, D, images=not shape.points, world=par.world)  # after the EMA copy
-    if ema is not None and speed_options.channels_last and not shape.points:
-        ema.to_memory_format(torch.channels_last)  # the average in G's layout: one fused lerp, no transposes
-    G_train, D_train = par.wrap(G), par.wrap(D)  # DistributedDataParallel under torchrun, else G and D
-    latents = Latents.of(shape, seed)
-    fixed_z = latents.noise(int(cfg.train.n_samples), device, -1)
-    start = Start()
+    models, signatures = assemble_models(setup, device, par, metrics)
+    ema = models.ema
+    latents = Latents.of(shape, recipe.seed)
+    fixed_z = latents.noise(schedule.n_samples, device, -1)
+    start = ResumePoint()
 
     # ---- resume: the run folder's newest readable checkpoint, else resume=PATH (see resume.py) -------
     # loaded to the CPU: RNG states must stay CPU tensors; load_state_dict moves weights and optimizer state to
     # their parameters' devices (Adam's step counts stay on the CPU, where the non-fused Adam wants them)
-    state, last_ckpt = resume.load_resume_state(run.root, cfg.get("resume"), map_location="cpu")
+    state, last_ckpt = resume.load_resume_state(run.root, setup.resume_from, map_location="cpu")
     if state is not None:
-        resume.check_config(state["config"], plain(cfg), last_ckpt, force=bool(cfg.get("resume_force", False)))
+        resume.check_config(state["config"], setup.config, last_ckpt, force=setup.resume_force)
         resume.check_architecture(state, signatures, last_ckpt)
-        resume.restore(state, {"G": G, "D": D, "opt_G": opt_G, "opt_D": opt_D})
+        resume.restore(state, models.stateful())
         load_ema_state(ema, state.get("G_ema"))
-        start = Start(state["step"], state["data_position"], state["rng"], last_ckpt, read_best_or_none(run.root))
+        start = ResumePoint(state["step"], state["data_position"], state["rng"], last_ckpt, resume.read_best(run.root))
         fixed_z = state["fixed_z"].to(device)
         if start.step >= schedule.steps:
             if par.is_writer:
-                again = (rerun_command([o for o in overrides if not o.startswith(("train.steps=", "name="))])
-                         if overrides is not None else "sngan train <same overrides>")
-                print(f"sngan train: the run in {run.root} already finished ({start.step} G updates); nothing to do. "
-                      f"Extend it: {again} train.steps={2 * max(start.step, 1)}; start afresh: {again} name=NEW_NAME")
+                print(resume.finished_message(run.root, start.step, context.rerun))
             return {}
         if par.is_writer:
             print(f"resumed from {last_ckpt} at step {start.step}")
 
-    # ---- data, logs -----------------------------------------------------------------------------------
-    stream = build_stream(cfg.dataset, batch_size, seed, device, start.data_position, par,
-                          int(cfg.train.num_workers), speed_options.data_on_device)
-    os.makedirs(run.samples, exist_ok=True)
+    # ---- the run folder (made only now: a refused start leaves nothing), data, logs ------------------------
     if par.is_writer:
+        guard.created = run.create(setup.config if state is None else None)  # the record: written when it starts
         run.rewind(start.step)  # a killed run may have logged past its last checkpoint
+    par.barrier()
+    stream = build_stream(data, setup.dataset, setup.batch_size, recipe.seed, device, start.data_position, par,
+                          schedule.num_workers, setup.speed.data_on_device)
     logger = RunLogger(run, enabled=par.is_writer, purge_step=start.step + 1)
-    logger.text("config", "```\n" + json.dumps(plain(cfg), indent=2) + "\n```")
-    console = Console(enabled=par.is_writer, sweep=sweep)
-    console.start(run.root, device, str(cfg.dataset.name), getattr(getattr(stream, "plan", None), "size", None),
-                  None if shape.points else shape.resolution, G, D, norm.name, str(cfg.get("setting_name", "")),
-                  loss.name, start.step, schedule.steps)
-    snapshot = Snapshots(run, logger, latents, fixed_z, device,
-                         points_dataset=str(cfg.dataset.name) if shape.points else None,
-                         points_num=int(cfg.metrics.modes.num_samples), class_grid_limit=int(cfg.train.get("class_grids", 10)))
+    logger.text("config", "```\n" + json.dumps(setup.config, indent=2) + "\n```")
+    console = Console(enabled=par.is_writer, sweep=context.sweep)
+    console.start(run.root, device, setup.dataset.name, getattr(getattr(stream, "plan", None), "size", None),
+                  None if shape.points else shape.resolution, models.G, models.D, recipe.norm.name,
+                  str(setup.config.get("setting_name", "")), setup.loss.name, start.step, schedule.steps)
+    samples = SampleWriter(run, logger, latents, fixed_z, device,
+                           points_dataset=setup.dataset.name if shape.points else None,
+                           points_num=_points_num(planned), class_grid_limit=schedule.class_grids)
+    # with fused Adam (the CUDA default) non-finite steps are flagged and skipped on the device, read at bookkeeping
+    finite = FiniteGuard(schedule.check_finite, deferred=setup.speed.fused_adam_on(device.type),
+                         device=device, rerun=context.rerun)
+    plan = step_plan(setup, latents, par, finite)
+    book = Bookkeeper(run=run, logger=logger, metrics=metrics, samples=samples, console=console, par=par,
+                      schedule=schedule, optim=optim, finite=finite, stream=stream,
+                      checkpoint_extra={"fixed_z": fixed_z.cpu(), "config": setup.config, "models": signatures},
+                      hparams=identity.hparams(setup.config), start=start, rerun=context.rerun, device=device)
+    book.on_first_step = guard.started
+    return training_loop(models=models, plan=plan, stream=stream, optim=optim, book=book, start=start,
+                         steps=schedule.steps)
 
-    return training_loop(
-        run=run, logger=logger, G=G, D=D, G_train=G_train, D_train=D_train, opt_G=opt_G, opt_D=opt_D, ema=ema,
-        stream=stream, latents=latents, loss=loss, norm=norm, optim=optim, batch_size=batch_size,
-        schedule=schedule, metrics=metrics, snapshot=snapshot, par=par,
-        checkpoint_extra={"fixed_z": fixed_z.cpu(), "config": plain(cfg), "models": signatures}, hparams=run_hparams(cfg),
-        start=start, device=device, console=console, rerun=command, dequantize=bool(cfg.dataset.get("dequantize", False)))
+
+def assemble_models(setup: TrainSetup, device: torch.device, par, metrics=None) -> tuple[Models, dict]:
+    """G and D built and seeded (sngan.build), their optimizers and EMA, the speed options applied, wrapped for
+    data-parallel training; and their architecture signatures (taken before any speed option). `metrics` see the
+    plain models first (the sigma report's one eager probe)."""
+    shape = setup.recipe.shape
+    G, D = build_models(setup.recipe, device)
+    signatures = {"G": architecture_signature(G), "D": architecture_signature(D)}
+    if metrics is not None:
+        metrics.prepare(G, D)
+    opt_G, opt_D = build_optimizers(setup.optim, G, D, fused=setup.speed.fused_adam_on(device.type))
+    ema = build_ema(G, setup.ema)
+    G_run, D_run = speed.apply_speed(setup.speed, G, D, images=not shape.points, world=par.world)  # after the EMA copy
+    if ema is not None and setup.speed.channels_last and not shape.points:
+        ema.to_memory_format(torch.channels_last)  # the average in G's layout: one fused lerp, no transposes
+    return Models(G, D, G_run, D_run, par.wrap(G_run), par.wrap(D_run), opt_G, opt_D, ema), signatures
+
+
+def step_plan(setup: TrainSetup, latents: Latents, par, finite: FiniteGuard | None = None) -> StepPlan:
+    """How one G update is made (train.step), from the setup."""
+    optim, norm = setup.optim, setup.recipe.norm
+    plan = StepPlan(setup.loss, norm, latents, par, setup.batch_size, optim.g_batch_size or setup.batch_size,
+                    optim.n_dis, separate=norm.separate_real_fake or optim.d_forward == "separate",
+                    dequantize=getattr(setup.dataset, "dequantize", False), cuda_graphs=setup.speed.cuda_graphs)
+    if finite is not None:
+        plan.finite = finite
+    return plan
+
+
+def bare_training(setup: TrainSetup, device: torch.device):
+    """(models, plan, stream) of a run without bookkeeping: what `sngan bench --overhead` times and `--ops` counts
+    (the same modules, data and step as `sngan train`)."""
+    par = parallel.Parallel()
+    speed.set_cuda_flags(setup.speed, device.type)
+    models, _ = assemble_models(setup, device, par)
+    data = load_dataset(setup.dataset, setup.batch_size)
+    stream = build_stream(data, setup.dataset, setup.batch_size, setup.recipe.seed, device, 0, par, 0,
+                          setup.speed.data_on_device)
+    return models, step_plan(setup, Latents.of(setup.recipe.shape, setup.recipe.seed), par), stream
+
+
+class StartGuard:
+    """Until the first G update is done, a failure takes away what this start made on disk (`created`) and becomes
+    a one-line error: whatever raised it (a shape error in the first forward, an unreadable file), nothing is left
+    behind and no traceback is shown. The bookkeeping calls started() once the first step is done."""
+
+    def __init__(self):
+        self.created, self.done = None, False
+
+    def __enter__(self) -> "StartGuard":
+        return self
+
+    def started(self) -> None:
+        self.done = True
+
+    def __exit__(self, kind, error, tb):
+        if error is None or self.done or not isinstance(error, Exception):
+            return False
+        if self.created is not None:
+            self.created.undo()
+        if isinstance(error, UserError):
+            return False
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ConfigError(f"cannot start training: {type(error).__name__}: {first[:300]}") from None
+
+
+def _points_num(planned) -> int:
+    """Points in the 2-D scatter plots: as many as the mode metrics draw."""
+    modes = [m for m, _ in planned if m.name == "modes"]
+    return modes[0].options.num_samples if modes else 2500

@@ -55,26 +55,29 @@ def check_finite(loss: torch.Tensor, params, what: str, step: int, last_checkpoi
 
 
 class FiniteGuard:
-    """check(loss, params, what, step, optimizer) before each optimizer step; poll() where the loop may sync."""
+    """check(loss, params, what, step, optimizer) before each optimizer step; poll(par) where the loop may sync.
+    `last_checkpoint` (kept current by the bookkeeping) is the good checkpoint the halt message names."""
 
     def __init__(self, enabled: bool, deferred: bool, device: torch.device, rerun: str | None = None):
         self.enabled, self.deferred, self.rerun = enabled, enabled and deferred, rerun
+        self.last_checkpoint: str | None = None
         if self.deferred:
             self.first_bad = torch.zeros((), dtype=torch.long, device=device)  # 4 * step + WHAT code; 0: none
 
-    def check(self, loss: torch.Tensor, params, what: str, step: int, optimizer, last_checkpoint: str | None) -> None:
+    def check(self, loss: torch.Tensor, params, what: str, step: int, optimizer) -> None:
         if not self.enabled:
             return
         if not self.deferred:
-            check_finite(loss, params, what, step, last_checkpoint, self.rerun)
+            check_finite(loss, params, what, step, self.last_checkpoint, self.rerun)
             return
         bad = ~finite_flag(loss, params)
         optimizer.found_inf = bad.float()  # fused Adam skips the whole update when it is 1
         code = 4 * step + (1 if what == "D" else 2)
         self.first_bad = torch.where(bad & (self.first_bad == 0), torch.full_like(self.first_bad, code), self.first_bad)
 
-    def poll(self, last_checkpoint: str | None, par=None) -> None:
-        """Raise NonFiniteError when any step (on any rank) went non-finite since the start (one host read)."""
+    def poll(self, par=None) -> None:
+        """Raise NonFiniteError when any step (on any rank) went non-finite since the start (one host read).
+        Under torchrun a collective: every rank must call it at the same step (the bookkeeping does)."""
         if not self.deferred:
             return
         first = self.first_bad
@@ -82,4 +85,4 @@ class FiniteGuard:
             first = par.max_tensor(first)  # every rank halts together, none waits in a collective
         code = int(first.item())
         if code:
-            raise NonFiniteError(halt_message(WHAT[code % 4], code // 4, last_checkpoint, rerun=self.rerun))
+            raise NonFiniteError(halt_message(WHAT[code % 4], code // 4, self.last_checkpoint, rerun=self.rerun))

@@ -3,8 +3,7 @@
 `torchrun --nproc_per_node=N $(which sngan) train ...` sets RANK, WORLD_SIZE, LOCAL_RANK and
 MASTER_ADDR/PORT in each process. Every rank then:
 - joins one process group (gloo for CPU tensors, NCCL for CUDA tensors);
-- uses the run folder rank 0 chose (the CLI broadcasts it before Hydra composes, see
-  `shared_run_dir_args`; `setup` checks it again), and only rank 0 writes into it;
+- uses the run folder rank 0 chose (`shared_run_dir`), and only rank 0 writes into it;
 - takes rows rank::world of every global batch (real images via BatchPlan, noise via `shard`), so the
   global batch equals the single-process batch_size;
 - trains through DistributedDataParallel wrappers (`wrap`), which all-reduce gradients during
@@ -12,15 +11,15 @@ MASTER_ADDR/PORT in each process. Every rank then:
   syncs nothing for D (its gradients there are zeroed before D's next step anyway);
 - keeps the plain modules for everything else (state dicts, EMA, samples, sigma reports), so layer
   names in checkpoints and TB tags carry no 'module.' prefix;
-- copies rank 0's buffers (BN running statistics; SN's u/v agree anyway) to all ranks after each G
-  step, so every rank holds the same state at every step boundary (`broadcast_buffers`).
+- copies rank 0's buffers (BN running statistics; SN's u/v agree anyway) to all ranks once after each G
+  step, so every rank holds the same state at every step boundary (`broadcast_buffers`; DDP's own broadcast
+  before every forward is off, it would only repeat that copy).
 """
 from __future__ import annotations
 
 import atexit
 import datetime
 import os
-import sys
 from dataclasses import dataclass
 
 import torch
@@ -77,43 +76,14 @@ def _destroy() -> None:
         dist.destroy_process_group()
 
 
-def _quote(value: str) -> str:
-    """A Hydra override value that survives any path characters."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def shared_run_dir_args(argv: list[str]) -> list[str]:
-    """Under torchrun: `argv` plus hydra.run.dir=<rank 0's folder>, so every rank's Hydra composes the
-    same run folder (each would otherwise stamp its own time); only rank 0 writes .hydra/."""
-    if not launched_by_torchrun():
-        return argv
-    if "-m" in argv or "--multirun" in argv:
-        print("sngan train: error: sweeps (-m) cannot run under torchrun: launch one torchrun per sweep "
-              "point, or sweep with hydra/launcher=slurm", file=sys.stderr)
-        sys.exit(2)
-    init_from_env()
-    chosen = [None]
-    if dist.get_rank() == 0:
-        chosen[0] = _run_dir_of(argv)
+def agree_run_dir(run_dir: str) -> str:
+    """Under torchrun (or a multi-task submitit job): join the process group and return rank 0's run folder on
+    every rank (each composed its own config; only rank 0's folder is used). Elsewhere `run_dir` itself."""
+    if not init_from_env():
+        return run_dir
+    chosen = [run_dir]
     dist.broadcast_object_list(chosen, src=0, device=torch.device("cpu"))
-    extra = [f"hydra.run.dir={_quote(chosen[0])}"]
-    if dist.get_rank() != 0:
-        extra.append("hydra.output_subdir=null")  # rank 0 alone writes .hydra/config.yaml
-    return [a for a in argv if not a.startswith("hydra.run.dir=")] + extra
-
-
-def _run_dir_of(argv: list[str]) -> str:
-    """The run folder the `train` config resolves to with these overrides (rank 0's clock)."""
-    from hydra import compose, initialize_config_module
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import OmegaConf
-
-    from ..run import naming  # noqa: F401  (the run-name resolver)
-
-    with initialize_config_module("sngan.conf", version_base="1.3"):
-        cfg = compose("train", overrides=[a for a in argv if not a.startswith("-")], return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)  # lets ${hydra:...} interpolations resolve
-    return os.path.abspath(str(OmegaConf.select(cfg, "hydra.run.dir")))
+    return chosen[0]
 
 
 @dataclass
@@ -141,15 +111,11 @@ class Parallel:
             return torch.device("cuda", torch.cuda.current_device())
         return device
 
-    def shared_run_dir(self, run_dir: str, prepare) -> str:
-        """Rank 0's run folder on every rank; rank 0 alone creates and probes it."""
-        if not self.active:
-            return prepare(run_dir)
+    def shared_run_dir(self, run_dir: str) -> str:
+        """Rank 0's run folder (an absolute path) on every rank."""
         chosen = [os.path.abspath(run_dir)]
-        dist.broadcast_object_list(chosen, src=0, device=torch.device("cpu"))
-        if self.is_writer:
-            prepare(chosen[0])
-        self.barrier()
+        if self.active:
+            dist.broadcast_object_list(chosen, src=0, device=torch.device("cpu"))
         return chosen[0]
 
     def check_batch(self, batch_size: int, key: str = "batch_size") -> None:
@@ -177,7 +143,7 @@ class Parallel:
 
         device = next(module.parameters()).device
         return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None,
-                                       broadcast_buffers=True)
+                                       broadcast_buffers=False)  # broadcast_buffers() copies them once per G step
 
     def broadcast_buffers(self, *modules: nn.Module) -> None:
         """Rank 0's buffers on every rank (BN running statistics; SN's u/v agree anyway)."""
@@ -202,13 +168,13 @@ class Parallel:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return t
 
-    def any(self, flag: bool) -> bool:
-        """True on every rank when it is true on any (a stop signal may reach one rank first)."""
+    def any_flags(self, flags: list[bool]) -> list[bool]:
+        """Each flag true on every rank when it is true on any (a stop signal may reach one rank first)."""
         if not self.active:
-            return flag
-        t = torch.tensor([1 if flag else 0])
+            return list(flags)
+        t = torch.tensor([1 if f else 0 for f in flags])
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return bool(t.item())
+        return [bool(v) for v in t.tolist()]
 
 
 def _coalesced(tensors: list[torch.Tensor], collective) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 
 import numpy as np
 import torch
@@ -23,15 +24,10 @@ from torch import nn
 
 from ..build import checkpoint_models_differ, state_dict_misfit
 from ..errors import ConfigError
+from ..run import identity
 from ..run import checkpoints as ckpt_io
 from ..run.checkpoints import CheckpointError
 from ..run.layout import list_checkpoints
-
-# Config keys whose change makes a checkpoint's weights or optimizer state mean something else.
-# train.* (run length, logging, num_workers), device and metrics may change on resume.
-GUARDED_KEYS = ("arch", "loss", "norm", "norm_g", "optim", "z_dim", "seed", "batch_size", "ema",
-                "dataset.name", "dataset.resolution", "dataset.channels", "dataset.num_classes")
-
 
 # ---- RNG states (plain containers, so torch.load(weights_only=True) reads them) -------------------
 
@@ -79,6 +75,20 @@ def restore(state: dict, objects: dict) -> None:
         if misfit:
             raise CheckpointError(f"the checkpoint's '{name}' does not fit the model built from this config "
                                   f"({misfit}): pass resume=PATH to a matching checkpoint or start a new run folder")
+        if isinstance(obj, torch.optim.Optimizer):
+            match_parameter_layout(obj)
+
+
+def match_parameter_layout(optimizer: torch.optim.Optimizer) -> None:
+    """Give every per-parameter state tensor (Adam's moments) its parameter's memory layout. A checkpoint written
+    with speed.channels_last on and loaded with it off (or the reverse) keeps the saved strides; the fused Adam
+    kernel walks state and parameter as flat memory, so mismatched layouts would pair each moment with another
+    element. The values are copied by index, so nothing changes where the layouts already agree."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            for key, value in optimizer.state.get(p, {}).items():
+                if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
+                    optimizer.state[p][key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
 
 
 def check_architecture(state: dict, signatures: dict, source: str) -> None:
@@ -120,7 +130,7 @@ def load_resume_state(run_dir: str, source: str | None = None, map_location="cpu
         try:
             state = ckpt_io.load_checkpoint(path, map_location=map_location)
         except CheckpointError as e:
-            print(f"warning: {e}" + ("; trying the previous checkpoint" if path != candidates[-1] else ""))
+            print(f"warning: {e}" + ("; trying the previous checkpoint" if path != candidates[-1] else ""), file=sys.stderr)
             bad.append(path)
             continue
         if own:
@@ -135,28 +145,31 @@ def load_resume_state(run_dir: str, source: str | None = None, map_location="cpu
     return None, None
 
 
+def read_best(run_dir: str) -> dict | None:
+    """best.pt's record, or None (a corrupt best.pt is reported and replaced by the next better evaluation)."""
+    try:
+        return ckpt_io.read_best(run_dir)
+    except CheckpointError as e:
+        print(f"warning: {e}; the next evaluation writes a new best.pt", file=sys.stderr)
+        return None
+
+
+def finished_message(run_dir: str, step: int, rerun: str | None) -> str:
+    """What to do with a run that already reached train.steps: extend it, or start afresh."""
+    if rerun:
+        words = [w for w in rerun.split(" ") if not w.startswith(("train.steps=", "name="))]
+        again = " ".join(words)
+    else:
+        again = "sngan train <same overrides>"
+    return (f"sngan train: the run in {run_dir} already finished ({step} G updates); nothing to do. "
+            f"Extend it: {again} train.steps={2 * max(step, 1)}; start afresh: {again} name=NEW_NAME")
+
+
 # ---- what may not change -----------------------------------------------------------------------------
 
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in d.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_flatten(value, name + "."))
-        else:
-            out[name] = value
-    return out
-
-
-def _guarded(key: str) -> bool:
-    return any(key == g or key.startswith(g + ".") for g in GUARDED_KEYS)
-
-
 def config_changes(saved: dict, current: dict) -> dict[str, tuple]:
-    """{dotted key: (saved value, current value)} for guarded keys that differ; keys the saved
-    config lacks (written before the key existed) are not compared."""
-    old, new = _flatten(saved), _flatten(current)
-    return {k: (old[k], new.get(k, "<absent>")) for k in sorted(old) if _guarded(k) and old[k] != new.get(k, "<absent>")}
+    """{dotted key: (saved, current)} for the keys that identify a run (sngan.run.identity) and differ."""
+    return identity.changes(saved, current)
 
 
 def check_config(saved: dict, current: dict, source: str, force: bool = False) -> None:
@@ -166,7 +179,7 @@ def check_config(saved: dict, current: dict, source: str, force: bool = False) -
         return
     listed = ", ".join(f"{k}: {json.dumps(a)} -> {json.dumps(b)}" for k, (a, b) in changes.items())
     if force:
-        print(f"warning: resuming {source} with a changed config (resume_force=true): {listed}")
+        print(f"warning: resuming {source} with a changed config (resume_force=true): {listed}", file=sys.stderr)
         return
     raise ConfigError(f"cannot resume {source}: the config changed ({listed}); restore those values, "
                       f"use a new run folder (hydra.run.dir=PATH), or pass resume_force=true to resume anyway")

@@ -40,8 +40,8 @@ def scatter_png(points: torch.Tensor, mix: Mixture, path: str, title: str) -> No
     plt.close(fig)
 
 
-class Snapshots:
-    """snapshot(G, step): write this step's samples of G (the EMA copy when on)."""
+class SampleWriter:
+    """samples(G, step): write this step's samples of G (the EMA copy when on)."""
 
     def __init__(self, run: RunFolder, logger, latents: Latents, fixed_z: torch.Tensor, device: torch.device,
                  points_dataset: str | None = None, points_num: int = 2500, class_grid_limit: int = 10):

@@ -1,7 +1,7 @@
 """Speed options (the `speed:` config section), each off or on: applied to G and D once they are built.
 
 - bf16: G's and D's forwards run under bf16 autocast and return fp32; SN's power iteration and sigma
-  stay fp32 (sngan.spectral disables autocast there), losses are computed in fp32 from fp32 logits.
+  stay fp32 (sngan.gan.norms.spectral disables autocast there), losses are computed in fp32 from fp32 logits.
 - compile: torch.compile each model in place (nn.Module.compile), so state_dict keys, TB tags and
   checkpoints keep their names. The first steps pay the compile time (minutes on a CPU). true uses
   torch's default backend (inductor); a string names another (aot_eager: traced, not code-generated).
@@ -9,50 +9,76 @@
 - channels_last: NHWC weights and image inputs (faster convolutions on tensor-core GPUs).
 - tf32: TF32 matmuls and convolutions on Ampere+ GPUs (on by default, as PyTorch leaves cuDNN); only
   touched on CUDA. cudnn_benchmark: cuDNN picks the fastest convolution algorithm per shape (CUDA).
-- fused_adam: Adam's update as one fused kernel per device (CUDA), which also lets the non-finite check
-  skip a bad step on the device without a host sync (train.finite).
+- fused_adam: Adam's update as one fused kernel per device (auto: on CUDA; true: on the CPU too), which also lets
+  the non-finite check skip a bad step on the device without a host sync (train.finite).
 - sync_bn: under torchrun, G's (and with norm=bn D's) batch norms use the statistics of the global batch (as one process
   would) instead of each rank's shard. torch's SyncBatchNorm is GPU-only; on the CPU (gloo) an
   all-reduce of the per-channel sums does the same.
 - threads: torch.set_num_threads for CPU runs (null: torch's default).
+- grouped_sn: SN's power iterations of all of a model's layers as one grouped update before each training forward
+  (gan/norms/spectral.py GroupedPowerIteration); auto: on CUDA, where launches dominate small steps.
 - data_on_device (read by the trainer): small datasets sit on the device as uint8 and batches are
   gathered and flipped there, no DataLoader workers.
 """
 from __future__ import annotations
 
-import types
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from ..gan.norms.spectral import group_power_iterations
 from .sync_bn import convert_sync_bn
 
 
 @dataclass(frozen=True)
 class SpeedOptions:
-    bf16: bool = False
-    compile: bool | str = False       # true: torch's default backend; a string names one (aot_eager, ...)
-    compile_mode: str | None = None   # reduce-overhead (CUDA graphs), max-autotune, or None
-    channels_last: bool = False
-    tf32: bool = True
-    cudnn_benchmark: bool = True
-    fused_adam: bool = True
-    sync_bn: bool = False
-    data_on_device: bool = True
-    threads: int | None = None
+    """speed.* (conf/speed/default.yaml documents each)."""
+
+    bf16: bool
+    compile: bool | str          # true: torch's default backend; a string names one (aot_eager, ...)
+    compile_mode: str | None     # reduce-overhead (CUDA graphs), max-autotune, or null
+    channels_last: bool
+    tf32: bool
+    cudnn_benchmark: bool
+    fused_adam: str | bool       # auto: on CUDA; true: wherever torch has it (the CPU too); false
+    sync_bn: bool
+    data_on_device: bool
+    threads: int | None
+    grouped_sn: str | bool       # auto: on CUDA; true; false (see gan/norms/spectral.py)
 
     @classmethod
-    def from_config(cls, speed) -> "SpeedOptions":
-        """cfg.speed (None or missing keys: the defaults)."""
-        speed = speed or {}
-        get = lambda key, default: default if speed.get(key) is None else speed.get(key)  # noqa: E731
-        backend = get("compile", False)
-        mode = get("compile_mode", None)
-        return cls(bool(get("bf16", False)), backend if isinstance(backend, str) else bool(backend),
-                   None if mode in (None, "default") else str(mode), bool(get("channels_last", False)),
-                   bool(get("tf32", True)), bool(get("cudnn_benchmark", True)), bool(get("fused_adam", True)),
-                   bool(get("sync_bn", False)), bool(get("data_on_device", True)), int(get("threads", 0)) or None)
+    def parse(cls, node) -> "SpeedOptions":
+        from ..errors import ConfigError
+        from ..options import parse
+
+        o = parse(cls, node, "speed")
+        if o.compile_mode not in (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"):
+            raise ConfigError(f"unknown speed.compile_mode '{o.compile_mode}': choose reduce-overhead, max-autotune, "
+                              f"max-autotune-no-cudagraphs or null")
+        if o.threads is not None and o.threads < 1:
+            raise ConfigError(f"speed.threads must be >= 1 or null, got {o.threads}")
+        for key in ("grouped_sn", "fused_adam"):
+            if str(getattr(o, key)).lower() not in ("auto", "true", "false"):
+                raise ConfigError(f"speed.{key} must be auto, true or false, got {getattr(o, key)!r}")
+        return o
+
+    @property
+    def mode(self) -> str | None:
+        return None if self.compile_mode in (None, "default") else self.compile_mode
+
+    @property
+    def cuda_graphs(self) -> bool:
+        """torch.compile with CUDA graphs: outputs are overwritten by the next replay."""
+        return bool(self.compile) and self.mode == "reduce-overhead"
+
+    def fused_adam_on(self, device_type: str) -> bool:
+        value = str(self.fused_adam).lower()
+        return value == "true" or (value == "auto" and device_type == "cuda")
+
+    def grouped_sn_on(self, device_type: str) -> bool:
+        value = str(self.grouped_sn).lower()
+        return value == "true" or (value == "auto" and device_type == "cuda")
 
 
 def set_threads(threads: int | None) -> None:
@@ -76,50 +102,50 @@ def _fp32_out(out):
     return out.float() if torch.is_tensor(out) and out.is_floating_point() else out
 
 
-def _bf16_forward(self, *args, **kwargs):
-    """The class's forward under bf16 autocast, with fp32 outputs (losses and BN stats downstream)."""
-    device_type = next(self.parameters()).device.type
-    with torch.autocast(device_type, dtype=torch.bfloat16):
-        return _fp32_out(type(self).forward(self, *args, **kwargs))
+class FastPath(nn.Module):
+    """The module's training forward with the speed options: NHWC image input (channels_last) and bf16 autocast
+    with fp32 outputs (losses and BN statistics downstream). The module itself stays the plain fp32 eager model
+    that metrics, samples and checkpoints use."""
 
+    def __init__(self, module: nn.Module, bf16: bool, channels_last_input: bool):
+        super().__init__()
+        self.module, self.bf16, self.channels_last_input = module, bf16, channels_last_input
 
-def _channels_last_forward(inner):
     def forward(self, x, *args, **kwargs):
-        if torch.is_tensor(x) and x.dim() == 4:
+        if self.channels_last_input and torch.is_tensor(x) and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
-        return inner(self, x, *args, **kwargs)
-    return forward
+        if not self.bf16:
+            return self.module(x, *args, **kwargs)
+        device_type = next(self.module.parameters()).device.type
+        with torch.autocast(device_type, dtype=torch.bfloat16):
+            return _fp32_out(self.module(x, *args, **kwargs))
 
 
-def use_bf16(module: nn.Module) -> nn.Module:
-    # a bound method on the instance: deepcopy (EMA) rebinds it to the copy
-    module.forward = types.MethodType(_bf16_forward, module)
-    return module
-
-
-def use_channels_last(module: nn.Module, image_input: bool) -> nn.Module:
-    module.to(memory_format=torch.channels_last)
-    if image_input:
-        current = module.forward.__func__ if isinstance(module.forward, types.MethodType) else type(module).forward
-        module.forward = types.MethodType(_channels_last_forward(current), module)
-    return module
+def fast_path(module: nn.Module, options: "SpeedOptions", image_input: bool, images: bool) -> nn.Module:
+    """What trains `module` under the speed options: the module itself when none applies (the CPU default), else a
+    FastPath around it, compiled when speed.compile (torch.compile leaves the module itself eager)."""
+    channels_last = options.channels_last and images
+    if channels_last:
+        module.to(memory_format=torch.channels_last)  # NHWC weights: the module and its fast path share them
+    run = module
+    if options.bf16 or (channels_last and image_input):
+        run = FastPath(module, options.bf16, channels_last and image_input)
+    if options.compile:  # true: torch's default (inductor); a string names another backend, e.g. aot_eager
+        kwargs = {} if options.compile is True else {"backend": str(options.compile)}
+        if options.mode:
+            kwargs["mode"] = options.mode
+        run = torch.compile(run, **kwargs)
+    return run
 
 
 def apply_speed(options: SpeedOptions, G: nn.Module, D: nn.Module, images: bool = True,
                 world: int = 1) -> tuple[nn.Module, nn.Module]:
-    """G and D with the speed options applied (in place; the same modules come back)."""
+    """(G's, D's training paths) under the speed options; G and D stay the plain models (batch norms synchronized
+    under torchrun with sync_bn, SN's power iterations grouped where grouped_sn is on)."""
     device_type = next(G.parameters()).device.type
     set_cuda_flags(options, device_type)
     if options.sync_bn and world > 1:
-        G, D = convert_sync_bn(G, device_type), convert_sync_bn(D, device_type)  # D has BN with norm=bn
-    if options.bf16:
-        use_bf16(G), use_bf16(D)
-    if options.channels_last and images:
-        use_channels_last(G, image_input=False), use_channels_last(D, image_input=True)
-    backend = options.compile
-    if backend:  # true: torch's default (inductor); a string names another backend, e.g. aot_eager
-        kwargs = {} if backend is True else {"backend": str(backend)}
-        if options.compile_mode:
-            kwargs["mode"] = options.compile_mode
-        G.compile(**kwargs), D.compile(**kwargs)
-    return G, D
+        convert_sync_bn(G, device_type), convert_sync_bn(D, device_type)  # D has BN with norm=bn
+    if options.grouped_sn_on(device_type) and not options.compile:  # compiled graphs fuse the per-layer ops anyway
+        group_power_iterations(G), group_power_iterations(D)
+    return fast_path(G, options, False, images), fast_path(D, options, True, images)

@@ -23,9 +23,9 @@ def test_mixtures_are_the_standard_ones():
 
 def test_point_stream_is_resumable():
     cfg = compose_train(["dataset=ring8", "arch=mlp"]).dataset
-    a = points.PointStream(cfg, 32, 7, torch.device("cpu"))
+    a = points.PointStream(cfg.name, 32, 7, torch.device("cpu"))
     first = [a.next()[0] for _ in range(5)]
-    b = points.PointStream(cfg, 32, 7, torch.device("cpu"), start=3)
+    b = points.PointStream(cfg.name, 32, 7, torch.device("cpu"), start=3)
     assert torch.equal(b.next()[0], first[3]) and b.position == 4
     assert not torch.equal(first[0], first[1])
     x, y = first[0], None

@@ -18,8 +18,12 @@ from sngan.train import train
 
 
 def ema_of(G, decay, start=0, enabled=True):
-    """build_ema as train calls it with ema.enabled, ema.decay, ema.start."""
-    return build_ema(G, enabled, decay, start)
+    """build_ema as train calls it, with the ema.* options parsed (and checked) as train parses them."""
+    from omegaconf import OmegaConf
+
+    from sngan.train.options import EMAOptions
+
+    return build_ema(G, EMAOptions.parse(OmegaConf.create({"enabled": enabled, "decay": decay, "start": start})))
 
 
 class Tiny(nn.Module):

@@ -11,7 +11,7 @@ from sngan.gan.norms import build_norm, effective_weight, sigma_estimates, weigh
 from sngan.gan.norms.spectral import SpectralNorm, find_spectral_norm
 from sngan.run.logger import read_scalars
 from sngan.train import train
-from sngan.train.loop import discriminate
+from sngan.train.step import discriminate
 
 FEW = ["train.steps=2"]
 
@@ -33,7 +33,7 @@ def test_bssn_sigma_is_the_mean_of_both_reshapes_times_scale():
     torch.manual_seed(0)
     w = torch.randn(6, 4, 3, 3, dtype=torch.float64)
     sn = SpectralNorm(w, scale=1.7, bidirectional=True)
-    sn._iterate(w, 300)
+    sn.iterate(w, 300)
     out_view = torch.linalg.svdvals(w.reshape(6, 36))[0]                       # (out, in*k*k)
     in_view = torch.linalg.svdvals(w.permute(1, 0, 2, 3).reshape(4, 54))[0]    # (in, out*k*k)
     assert out_view != pytest.approx(in_view.item(), rel=1e-2)  # the two reshapes really differ here

@@ -96,7 +96,7 @@ def test_penalty_terms_follow_the_norm(small_cfg, tmp_path):
     assert build_norm(small_cfg("norm=gp").norm).supports_compile is False
     with pytest.raises(ConfigError, match="speed.compile=false"):
         compiled = small_cfg("norm=gp")
-        compiled.speed = {"compile": True}
+        compiled.speed.compile = True
         train(compiled)
     assert not (tmp_path / "run").exists()  # before any work
     with pytest.raises(ConfigError, match="gp_weight"):

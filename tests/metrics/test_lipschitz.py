@@ -7,7 +7,7 @@ from torch import nn
 
 from conftest import build_models_for
 from sngan.gan.norms.spectral import exact_sigma
-from sngan.metrics.lipschitz import conv_operator_norm, lipschitz_bounds, record_input_sizes
+from sngan.metrics.lipschitz import conv_input_sizes, conv_operator_norm, lipschitz_bounds
 from sngan.metrics.sigma import layer_name, sigma_report
 from sngan.run.logger import read_scalars
 from sngan.train import train
@@ -47,22 +47,21 @@ def test_operator_norm_differs_from_the_reshaped_kernel_norm():
 
 def test_input_sizes_recorded_once_and_linear_layers_exact():
     net = nn.Sequential(nn.Conv2d(1, 4, 3, 2, 1), nn.Flatten(), nn.Linear(64, 3))
-    assert lipschitz_bounds(net) == pytest.approx({"2": exact_sigma(net[2].weight)})  # no size recorded yet
-    assert record_input_sizes(net, torch.randn(2, 1, 8, 8)) is net and net.training  # mode restored
-    assert net[0]._lipschitz_input_shape == (1, 8, 8)
-    assert not net[0]._forward_hooks  # no hook stays behind (none can break a compiled graph)
-    net[0](torch.randn(1, 1, 5, 5))
-    assert net[0]._lipschitz_input_shape == (1, 8, 8)
-    first = lipschitz_bounds(net)
-    assert set(first) == {"0", "2"}
-    assert lipschitz_bounds(net)["0"] == pytest.approx(first["0"], rel=1e-4)  # warm start agrees
+    vectors = {}
+    assert lipschitz_bounds(net, {}, vectors) == pytest.approx({"2": exact_sigma(net[2].weight)})  # no size known
+    sizes = conv_input_sizes(net, torch.randn(2, 1, 8, 8))
+    assert sizes == {"0": (1, 8, 8)} and net.training  # mode restored
+    assert not net[0]._forward_hooks and not hasattr(net[0], "_lipschitz_input_shape")  # nothing left on the layers
+    first = lipschitz_bounds(net, sizes, vectors)
+    assert set(first) == {"0", "2"} and set(vectors) == {"0"}  # the converged input kept by the caller
+    assert lipschitz_bounds(net, sizes, vectors)["0"] == pytest.approx(first["0"], rel=1e-4)  # warm start agrees
 
 
 def test_sigma_report_and_training_log_lipschitz_beside_sigma(small_cfg):
     cfg = small_cfg("train.steps=2", "norm=sn")
     _, D = build_models_for(cfg)
-    D(torch.randn(2, 1, 16, 16))
-    scalars, _ = sigma_report(D)
+    sizes = conv_input_sizes(D, torch.randn(2, 1, 16, 16))
+    scalars, _ = sigma_report(D, sizes, {})
     convs = [layer_name(n) for n, m in D.named_modules() if isinstance(m, nn.Conv2d)]
     assert convs[:2] == ["main.00", "main.02"] and convs == sorted(convs)  # text order is network order
     for name in convs + ["fc"]:

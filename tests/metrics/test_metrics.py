@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
-from omegaconf import OmegaConf
 from torch import nn
 
-from conftest import compose_train, generator_for
+from conftest import compose_train, dataset_of, fidelity_of, generator_for
 from sngan.metrics import classifier, inception
 from sngan.gan.archs import model_shape
 from sngan.metrics.fidelity import RGBReference, Uint8RGBGenerator, compute_metrics, resolve_spec
@@ -130,9 +129,9 @@ def test_inception_metrics_through_torch_fidelity_with_local_random_weights(metr
     torch.manual_seed(0)
     G = generator_for(cfg)
     G.train()
-    spec = resolve_spec(cfg.dataset, cfg.metrics)
-    reference = RGBReference(cfg.dataset, "train", 10, 0)
-    run = lambda spec: compute_metrics(G, model_shape(cfg), cfg.metrics, spec, reference, 10, torch.device("cpu"), "G")
+    spec = resolve_spec(dataset_of(cfg), fidelity_of(cfg))
+    reference = RGBReference(dataset_of(cfg), "train", 10, 0)
+    run = lambda spec: compute_metrics(G, model_shape(cfg), fidelity_of(cfg), spec, reference, 10, torch.device("cpu"), "G")
     values, protocol = run(spec)
 
     assert set(values) == {"metrics/IS", "metrics/IS_std", "metrics/FID", "metrics/KID", "metrics/KID_std"}
@@ -152,8 +151,8 @@ def test_inception_metrics_through_torch_fidelity_with_local_random_weights(metr
     assert again["metrics/FID"] == pytest.approx(values["metrics/FID"], rel=1e-6)
 
     # other weights: their own cache entries and another number, never the first weights' statistics
-    other = resolve_spec(cfg.dataset, OmegaConf.merge(cfg.metrics, {
-        "inception_weights": write_random_inception(str(metrics_env / "inception_b.pth"), seed=1)}))
+    other = resolve_spec(dataset_of(cfg), fidelity_of(
+        cfg, inception_weights=write_random_inception(str(metrics_env / "inception_b.pth"), seed=1)))
     assert other.weights_sha256 != spec.weights_sha256
     values_b, _ = run(other)
     assert len(os.listdir(metrics_env / "cache" / "fidelity")) == 2 * len(cached)
@@ -192,16 +191,16 @@ def test_explicit_weights_paths_are_checked(metrics_env, monkeypatch):
 # ---- the digits classifier ------------------------------------------------------------------------
 def test_digits_classifier_is_accurate_cached_and_feeds_distinct_metrics(metrics_env):
     cfg = compose_train(["device=cpu", "arch.g_ch=16", "metrics.isc_splits=2"])
-    path, meta = classifier.ensure_classifier(cfg.dataset, seed=0)
+    path, meta = classifier.ensure_classifier(dataset_of(cfg), seed=0)
     assert meta["test_accuracy"] >= 0.90 and meta["test_size"] == 359  # 20% of 1,797 held out
     stamp = os.stat(path).st_mtime_ns
-    assert classifier.ensure_classifier(cfg.dataset, seed=0)[1] == meta and os.stat(path).st_mtime_ns == stamp
+    assert classifier.ensure_classifier(dataset_of(cfg), seed=0)[1] == meta and os.stat(path).st_mtime_ns == stamp
 
-    spec = resolve_spec(cfg.dataset, cfg.metrics)  # auto on digits: the classifier
+    spec = resolve_spec(dataset_of(cfg), fidelity_of(cfg))  # auto on digits: the classifier
     assert spec.kind == "classifier" and spec.weights == path
     torch.manual_seed(0)
-    values, protocol = compute_metrics(generator_for(cfg), model_shape(cfg), cfg.metrics, spec,
-                                       RGBReference(cfg.dataset, "train", None, 0), 200, torch.device("cpu"))
+    values, protocol = compute_metrics(generator_for(cfg), model_shape(cfg), fidelity_of(cfg), spec,
+                                       RGBReference(dataset_of(cfg), "train", None, 0), 200, torch.device("cpu"))
     assert set(values) == {"metrics/IS_digits", "metrics/IS_digits_std", "metrics/FID_digits",
                            "metrics/KID_digits", "metrics/KID_digits_std"}
     assert protocol["classifier_test_accuracy"] == meta["test_accuracy"]
@@ -210,7 +209,7 @@ def test_digits_classifier_is_accurate_cached_and_feeds_distinct_metrics(metrics
     # the real digits score far better than an untrained generator under the same extractor
     real = classifier.FeatureExtractorClassifier(classifier.EXTRACTOR, ["features", "logits"],
                                                  feature_extractor_weights_path=path)
-    images = RGBReference(cfg.dataset, "train", None, 0)
+    images = RGBReference(dataset_of(cfg), "train", None, 0)
     x = torch.stack([images[i] for i in range(len(images))])
     feats, logits = real(x)
     half = len(x) // 2

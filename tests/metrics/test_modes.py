@@ -14,7 +14,7 @@ from sngan.metrics.modes import ModeMetrics, mode_metrics
 from sngan.run.hparams import final_metrics
 from sngan.run.layout import RunFolder
 from sngan.train import train
-from sngan.train.snapshots import Snapshots
+from sngan.train.snapshots import SampleWriter
 
 
 def test_all_modes_hit_exactly():
@@ -85,10 +85,10 @@ def test_ring8_samples_and_metrics_come_from_the_ema_generator_when_on(small_cfg
     import sngan.train.entry as trainer  # entry imports build_models by name: patched there
 
     seen = {"metric": [], "snapshot": []}
-    real_evaluate, real_snapshot = ModeMetrics.__call__, Snapshots.__call__  # the 'modes' metric; snapshots
+    real_evaluate, real_snapshot = ModeMetrics.__call__, SampleWriter.__call__  # the 'modes' metric; snapshots
     monkeypatch.setattr(ModeMetrics, "__call__",
                         lambda self, ctx: seen["metric"].append(ctx.G) or real_evaluate(self, ctx))
-    monkeypatch.setattr(Snapshots, "__call__",
+    monkeypatch.setattr(SampleWriter, "__call__",
                         lambda self, G, step: seen["snapshot"].append(G) or real_snapshot(self, G, step))
     built = {}
     original = trainer.build_models

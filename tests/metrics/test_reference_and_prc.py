@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 
 
-from conftest import compose_train, generator_for
+from conftest import compose_train, dataset_of, fidelity_of, generator_for
 from sngan.metrics import METRICS
-from sngan.metrics.fidelity import RGBReference, _on_device, compute_metrics, resolve_spec
+from sngan.metrics.fidelity import RGBReference, compute_metrics, resolve_spec
 from sngan.metrics.reference import real_reference
 from sngan.train import train
 
@@ -15,13 +15,13 @@ import torch
 
 def test_real_digits_score_like_real_data_and_are_cached():
     cfg = compose_train(["metrics.num_samples=1000", "metrics.kid_subset_size=200"])
-    spec = resolve_spec(cfg.dataset, cfg.metrics)
-    reference = RGBReference(cfg.dataset, "train", None, 0)
-    real = real_reference(reference, spec, cfg.metrics, torch.device("cpu"), _on_device)
+    spec = resolve_spec(dataset_of(cfg), fidelity_of(cfg))
+    reference = RGBReference(dataset_of(cfg), "train", None, 0)
+    real = real_reference(reference, spec, fidelity_of(cfg), torch.device("cpu"))
     assert real["metrics/IS_digits"] > 6.0  # real digits are confidently classified and balanced
     assert 0 <= real["metrics/FID_digits"] < 5.0  # one real half against the other: close to 0
     assert real["protocol"]["halves"] == [898, 898]
-    assert real_reference(reference, spec, cfg.metrics, torch.device("cpu"), _on_device) == real  # cached
+    assert real_reference(reference, spec, fidelity_of(cfg), torch.device("cpu")) == real  # cached
 
 
 def test_prc_is_registered_off_by_default_and_runs_when_asked(small_cfg):
@@ -44,9 +44,9 @@ def test_paper_protocol_runs_is_on_its_own_sample_count():
     from sngan.gan.archs import model_shape
 
     G = generator_for(cfg)
-    spec = resolve_spec(cfg.dataset, cfg.metrics)
-    reference = RGBReference(cfg.dataset, "train", cfg.metrics.reference_size, 0)
-    scalars, protocol = compute_metrics(G, model_shape(cfg), cfg.metrics, spec, reference, 100, torch.device("cpu"))
+    spec = resolve_spec(dataset_of(cfg), fidelity_of(cfg))
+    reference = RGBReference(dataset_of(cfg), "train", cfg.metrics.reference_size, 0)
+    scalars, protocol = compute_metrics(G, model_shape(cfg), fidelity_of(cfg), spec, reference, 100, torch.device("cpu"))
     assert protocol["isc_num_generated"] == 300 and protocol["num_generated"] == 100
     assert protocol["reference"]["size"] == 500 and protocol["precision"] == "fp32"
     assert {"metrics/IS_digits", "metrics/FID_digits", "metrics/KID_digits"} <= set(scalars)

@@ -10,7 +10,7 @@ from hydra import compose, initialize_config_module
 from conftest import build_models_for, compose_train
 from sngan.errors import ConfigError
 from sngan.gan.norms import build_norm
-from sngan.train.options import validate
+from sngan.train.entry import read_config
 
 CONF = os.path.join(os.path.dirname(__file__), "..", "..", "conf")
 
@@ -56,8 +56,8 @@ def test_image_models_build_for_each_dataset(dataset, arch):
 def test_norm_option_composes_and_builds(norm):
     cfg = compose_train([f"norm={norm}"])
     assert cfg.norm.name == norm
-    validate(cfg)
-    G, D = build_models_for(cfg)  # build_norm validates the norm's own keys
+    read_config(cfg)  # every option set parsed, the norm's own keys by its registry entry
+    G, D = build_models_for(cfg)
     assert D(G(torch.randn(2, cfg.z_dim))).shape == (2,)
 
 
@@ -108,11 +108,18 @@ def test_digits_quickstart_recipe_applies_only_where_nothing_else_is_chosen():
 @pytest.mark.parametrize("bad, fragment", [
     (["optim.lr=-1"], "optim.lr"), (["optim.beta2=1.5"], "beta"), (["optim.n_dis=0"], "n_dis"),
     (["batch_size=0"], "batch_size"),
-    (["optim.lr=abc"], "optim.lr must be a number"), (["train.steps=many"], "train.steps must be a number"),
+    (["optim.lr=abc"], "optim.lr must be a number"), (["train.steps=many"], "train.steps must be a whole number"),
+    (["arch.g_ch=0"], "arch.g_ch must be >= 1"), (["arch.g_ch=-4"], "arch.g_ch must be >= 1"),
+    (["train.ckpt_minutes=-1"], "train.ckpt_minutes"),
 ])
 def test_bad_values_are_refused_with_the_key_named(bad, fragment):
     with pytest.raises(ConfigError, match=fragment):
-        validate(compose_train(bad))
+        read_config(compose_train(bad))
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ConfigError, match=r"3 problems: \(1\).*arch.g_ch.*\(2\).*optim.lr.*\(3\).*batch_size"):
+        read_config(compose_train(["arch.g_ch=0", "optim.lr=-1", "batch_size=0"]))
 
 
 @pytest.mark.parametrize("bad, fragment", [
@@ -120,10 +127,8 @@ def test_bad_values_are_refused_with_the_key_named(bad, fragment):
     (["norm=bssn", "norm.power_iters=0"], "power_iters"), (["norm=bssn", "norm.scale=-1"], "norm.scale"),
 ])
 def test_bad_norm_values_are_refused_by_the_norm_entry_with_the_key_named(bad, fragment, tmp_path):
-    """A norm's own keys are checked by its registry entry (build_norm, which train calls right after
-    validate, before any work), no longer by validate."""
+    """A norm's own keys are checked by its registry entry (build_norm, which read_config calls before any work)."""
     cfg = compose_train(bad, run_dir=tmp_path / "run")
-    validate(cfg)
     with pytest.raises(ConfigError, match=fragment):
         build_norm(cfg.norm)
     from sngan.train import train

@@ -146,7 +146,7 @@ def test_torchrun_cli_writes_one_run_folder(tmp_path):
     runs = os.listdir(tmp_path / "outputs" / "digits")
     assert len(runs) == 1, runs
     run = tmp_path / "outputs" / "digits" / runs[0]
-    assert (run / ".hydra" / "config.yaml").exists() and (run / "checkpoints").is_dir()
+    assert (run / "run.yaml").exists() and (run / "checkpoints").is_dir()  # the record, written by rank 0 once
     assert {k[0] for k in _losses(run)} == {1, 2}
 
 

@@ -44,13 +44,13 @@ def test_device_flag_skips_the_bad_step_and_halts_at_the_next_poll():
     guard = FiniteGuard(True, deferred=True, device=torch.device("cpu"))
     for step, grad in enumerate([1.0, float("nan"), 1.0], start=1):
         p.grad = torch.full((3,), grad)
-        guard.check((p * 0).sum(), [p], "D", step, opt, None)
+        guard.check((p * 0).sum(), [p], "D", step, opt)
         before = p.detach().clone()
         opt.step()
         if step == 2:
             assert torch.equal(p.detach(), before)  # skipped on the device, no host read
     with pytest.raises(NonFiniteError, match="non-finite D loss or gradient at step 2"):
-        guard.poll("ckpt.pt")
+        guard.poll()
     assert opt.state[p]["step"].item() == 2  # the skipped step is not counted
 
 
@@ -67,7 +67,9 @@ def test_the_g_step_computes_no_gradients_for_d(small_cfg, monkeypatch):
 
     monkeypatch.setattr(entry, "build_models", build)
     train(small_cfg("train.steps=2", "optim.n_dis=2", "metrics.every.sigma=1000"))
-    assert flags == [True, True, False] * 2  # two D steps with D's grads, then the G step without
+    # the sigma metric's one eager probe of D's input sizes (no grad), then per G update: two D steps with D's
+    # grads, then the G step without
+    assert flags == [False] + [True, True, False] * 2
 
 
 @pytest.mark.parametrize("overrides", [["norm=sn"], ["arch=resnet", "arch.g_ch=16", "arch.d_ch=16"],

@@ -9,17 +9,18 @@ from sngan.errors import ConfigError
 from sngan.run.layout import list_checkpoints
 from sngan.run.logger import read_scalars
 from sngan.train import train
-from sngan.train.options import OptimOptions, validate
+from sngan.train.entry import read_config
+from sngan.train.options import OptimOptions
 
 
 def test_linear_decay_reaches_zero_at_the_last_step():
-    o = OptimOptions(2e-4, 0.0, 0.9, 5, "linear", 0)
+    o = OptimOptions(2e-4, 0.0, 0.9, 5, "linear", 0, None, "joint")
     assert o.lr_at(0, 100) == 2e-4
     assert o.lr_at(50, 100) == pytest.approx(1e-4)
     assert o.lr_at(100, 100) == 0.0
-    late = OptimOptions(2e-4, 0.0, 0.9, 5, "linear", 80)
+    late = OptimOptions(2e-4, 0.0, 0.9, 5, "linear", 80, None, "joint")
     assert late.lr_at(79, 100) == 2e-4 and late.lr_at(90, 100) == pytest.approx(1e-4)
-    assert OptimOptions(2e-4, 0.0, 0.9, 5).lr_at(100, 100) == 2e-4  # lr_decay none
+    assert OptimOptions(2e-4, 0.0, 0.9, 5, "none", 0, None, "joint").lr_at(100, 100) == 2e-4  # lr_decay none
 
 
 def test_trained_run_logs_and_uses_the_decayed_lr(small_cfg):
@@ -68,4 +69,4 @@ def test_g_step_uses_g_batch_size_rows(small_cfg, monkeypatch):
                                           ("optim.g_batch_size=0", "optim.g_batch_size")])
 def test_bad_schedule_values_name_the_key(bad, fragment):
     with pytest.raises(ConfigError, match=fragment):
-        validate(compose_train([bad]))
+        read_config(compose_train([bad]))

@@ -28,7 +28,7 @@ def test_falls_back_to_previous_checkpoint(tmp_path, capsys):
     open(newest, "r+b").truncate(100)
     state, path = load_resume_state(run, None)
     assert state["step"] == 2 and path.endswith("ckpt_000000002.pt")
-    assert "corrupt" in capsys.readouterr().out
+    assert "corrupt" in capsys.readouterr().err
     assert (tmp_path / "checkpoints" / "ckpt_000000004.pt.corrupt").exists()  # kept aside, never loaded again
     assert [p[-8:] for p in list_checkpoints(run)] == ["00002.pt"]
 
@@ -65,4 +65,4 @@ def test_config_change_refused_unless_forced(capsys):
     with pytest.raises(ConfigError, match=r"norm\.name.*optim\.lr.*resume_force=true"):
         check_config(saved, current, "ckpt")
     check_config(saved, current, "ckpt", force=True)
-    assert "resume_force" in capsys.readouterr().out
+    assert "resume_force" in capsys.readouterr().err

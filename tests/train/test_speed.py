@@ -54,29 +54,51 @@ def test_bf16_run_matches_fp32(tmp_path, fp32_losses):
         assert bf16[k] != fp32_losses[k]  # the option did change the arithmetic
 
 
-def test_bf16_models_return_fp32_and_keep_fp32_weights():
-    from sngan.train.speed import use_bf16
+def _options(*overrides):
+    from sngan.train.speed import SpeedOptions
 
-    layer = use_bf16(nn.Linear(4, 3))
-    out = layer(torch.randn(2, 4))
-    assert out.dtype == torch.float32 and layer.weight.dtype == torch.float32
-    ema_copy = copy.deepcopy(layer)  # the EMA deep-copies G: the wrapper must follow the copy
-    assert ema_copy.forward.__self__ is ema_copy
+    return SpeedOptions.parse(compose_train(list(overrides)).speed)
+
+
+def test_bf16_fast_path_returns_fp32_and_leaves_the_model_plain():
+    from sngan.train.speed import fast_path
+
+    layer = nn.Linear(4, 3)
+    run = fast_path(layer, _options("speed.bf16=true"), image_input=False, images=True)
+    x = torch.randn(2, 4)
+    with torch.no_grad():
+        fast, plain = run(x), layer(x)
+    assert fast.dtype == torch.float32 and layer.weight.dtype == torch.float32
+    assert not torch.equal(fast, plain)  # the fast path ran in bf16 ...
+    assert torch.equal(layer(x), plain)  # ... the model itself (metrics, samples, the EMA copy) stays fp32 eager
+    assert fast_path(layer, _options(), image_input=False, images=True) is layer  # no option: the model itself
 
 
 @pytest.mark.slow
-def test_channels_last_run_matches_fp32(tmp_path, fp32_losses):
-    cl = _losses(tmp_path, "cl", "speed.channels_last=true")
-    for k in cl:
-        assert cl[k] == pytest.approx(fp32_losses[k], abs=1e-5)
+def test_channels_last_run_matches_fp32(tmp_path):
+    """The first G update's losses (before any optimizer step) agree to 1e-6; the second within 2e-4: NHWC sums in
+    another order, and Adam's first step (|update| = lr wherever a gradient is not ~0) turns last-bit gradient
+    differences of near-zero elements into lr-sized weight differences (G's per-unit bn0 has many such)."""
+    from sngan.run.logger import read_scalars
+    from sngan.train import train
+
+    logged = {}
+    for name, extra in (("fp32", []), ("cl", ["speed.channels_last=true"])):
+        train(compose_train(TINY + extra, run_dir=tmp_path / name))
+        logged[name] = {(r["step"], r["tag"]): r["value"] for r in read_scalars(f"{tmp_path / name}/scalars.jsonl")
+                        if r["tag"].startswith(("loss/", "logit/"))}
+    assert logged["fp32"].keys() == logged["cl"].keys() and len(logged["fp32"]) == 8
+    for (step, tag), value in logged["fp32"].items():
+        assert logged["cl"][(step, tag)] == pytest.approx(value, abs=1e-6 if step == 1 else 2e-4), (step, tag)
 
 
 def test_channels_last_converts_weights_and_inputs():
-    from sngan.train.speed import use_channels_last
+    from sngan.train.speed import fast_path
 
-    conv = use_channels_last(nn.Conv2d(3, 4, 3), image_input=True)
+    conv = nn.Conv2d(3, 4, 3)
+    run = fast_path(conv, _options("speed.channels_last=true"), image_input=True, images=True)
     x = torch.randn(2, 3, 8, 8)
-    out = conv(x)
+    out = run(x)
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert out.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous(memory_format=torch.channels_last)
 
@@ -120,7 +142,7 @@ def test_threads_option_sets_torch_threads():
 
     before = torch.get_num_threads()
     try:
-        set_threads(SpeedOptions.from_config(compose_train(["speed.threads=1"]).speed).threads)
+        set_threads(SpeedOptions.parse(compose_train(["speed.threads=1"]).speed).threads)
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)

@@ -3,6 +3,11 @@
 torch.nn.utils.parametrizations.spectral_norm is the model here; this version adds what it lacks:
 the power iteration always runs in fp32 (under bf16 autocast torch's would not), the estimate is
 readable without running an iteration, and the bidirectional / scaled variant (BSSN) shares the code.
+
+Grouped mode (speed.grouped_sn, the CUDA default): a forward pre-hook on the model runs the power iteration of all
+its SN layers at once before each training forward, with one fused (foreach) kernel per normalization and copy
+for all layers instead of several per layer; each layer's forward then only computes sigma = u^T W v from the
+fresh u, v (the same value and gradient, u and v constants). The CPU keeps the per-layer path (bitwise as before).
 """
 from __future__ import annotations
 
@@ -56,7 +61,8 @@ class SpectralNorm(nn.Module):
             self.register_buffer("_v_t", F.normalize(mat_t.new_empty(mat_t.shape[1]).normal_(), dim=0, eps=eps).float())
         # torch's spectral_norm refines the random u, v by 15 iterations at build, so the first sigma is close to
         # the exact one; the official Chainer links start from the raw u (warmup_iters=0)
-        self._iterate(weight, warmup_iters)
+        self.iterate(weight, warmup_iters)
+        self.fresh: tuple | None = None  # grouped mode: this forward's (u, v) per reshape, set by GroupedPowerIteration
 
     def _pairs(self, weight: torch.Tensor):
         yield weight_matrix(weight, self.dim), "_u", "_v"
@@ -64,7 +70,8 @@ class SpectralNorm(nn.Module):
             yield weight_matrix(weight, 1 - self.dim), "_u_t", "_v_t"
 
     @torch.no_grad()
-    def _iterate(self, weight: torch.Tensor, n: int) -> None:
+    def iterate(self, weight: torch.Tensor, n: int) -> None:
+        """n power iterations on `weight`, updating u and v in place."""
         with torch.autocast(weight.device.type, enabled=False):
             for mat, u_name, v_name in self._pairs(weight):
                 mat = mat.float()
@@ -104,8 +111,20 @@ class SpectralNorm(nn.Module):
                 sigmas.append(torch.dot(u, wv))
         return sigmas[0] if len(sigmas) == 1 else sum(sigmas) / len(sigmas)
 
+    def _grouped_sigma(self, weight: torch.Tensor) -> torch.Tensor:
+        """sigma = u^T (W v) from the u, v the grouped iteration just computed (constants; gradient u v^T)."""
+        fresh, self.fresh = self.fresh, None
+        sigmas = []
+        with torch.autocast(weight.device.type, enabled=False):
+            for (mat, _, _), (u, v) in zip(self._pairs(weight), fresh):
+                sigmas.append(torch.dot(u, mat.float() @ v))
+        return sigmas[0] if len(sigmas) == 1 else sum(sigmas) / len(sigmas)
+
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        sigma = self._train_sigma(weight) if self.training else self.sigma(weight)
+        if self.training:
+            sigma = self._grouped_sigma(weight) if self.fresh is not None else self._train_sigma(weight)
+        else:
+            sigma = self.sigma(weight)
         w = weight.float() / sigma
         if self.scale != 1.0:
             w = self.scale * w
@@ -117,6 +136,57 @@ def spectral_norm(module: nn.Module, name: str = "weight", **kwargs) -> nn.Modul
     kwargs.setdefault("dim", 1 if isinstance(module, nn.ConvTranspose2d) else 0)  # output channels first
     parametrize.register_parametrization(module, name, SpectralNorm(getattr(module, name), **kwargs))
     return module
+
+
+class GroupedPowerIteration:
+    """Before each training-mode forward of `model`, the power iterations of all its SpectralNorm layers at once:
+    per layer two matrix-vector products, and for all layers together one foreach kernel per norm, clamp, division
+    and copy. Each layer's forward then reads its fresh (u, v) (see SpectralNorm._grouped_sigma)."""
+
+    def __init__(self, model: nn.Module):
+        self.layers = []  # (the parametrized module, its SpectralNorm)
+        for module in model.modules():
+            sn = find_spectral_norm(module)
+            if sn is not None:
+                self.layers.append((module, sn))
+        self.handle = model.register_forward_pre_hook(self._before_forward) if self.layers else None
+
+    def remove(self) -> None:
+        if self.handle is not None:
+            self.handle.remove()
+        for _, sn in self.layers:
+            sn.fresh = None
+
+    def _normalize(self, vectors: list[torch.Tensor], eps: float) -> list[torch.Tensor]:
+        norms = torch._foreach_norm(vectors)
+        torch._foreach_clamp_min_(norms, eps)
+        return torch._foreach_div(vectors, norms)
+
+    @torch.no_grad()
+    def _before_forward(self, model: nn.Module, _inputs) -> None:
+        if not model.training:
+            return
+        with torch.autocast(self.layers[0][1]._u.device.type, enabled=False):
+            pairs = [(sn, mat.float(), u_name, v_name) for module, sn in self.layers
+                     for mat, u_name, v_name in sn._pairs(module.parametrizations.weight.original)]
+            eps = min(sn.eps for sn, *_ in pairs)
+            us = [getattr(sn, u_name) for sn, _, u_name, _ in pairs]
+            iters = max(sn.power_iters for sn, *_ in pairs)
+            for _ in range(iters):
+                vs = self._normalize([mat.t() @ u for (_, mat, _, _), u in zip(pairs, us)], eps)
+                us = self._normalize([mat @ v for (_, mat, _, _), v in zip(pairs, vs)], eps)
+            torch._foreach_copy_([getattr(sn, u_name) for sn, _, u_name, _ in pairs], us)
+            torch._foreach_copy_([getattr(sn, v_name) for sn, _, _, v_name in pairs], vs)
+        fresh: dict[int, list] = {}
+        for (sn, _, _, _), u, v in zip(pairs, us, vs):
+            fresh.setdefault(id(sn), []).append((u, v))
+        for _, sn in self.layers:
+            sn.fresh = tuple(fresh[id(sn)])
+
+
+def group_power_iterations(model: nn.Module) -> GroupedPowerIteration:
+    """Run the power iterations of model's SN layers grouped, before each training forward (speed.grouped_sn)."""
+    return GroupedPowerIteration(model)
 
 
 def find_spectral_norm(module: nn.Module, name: str = "weight") -> SpectralNorm | None:
