@@ -135,7 +135,8 @@ class Bookkeeper:
             return self.stop.requested, clock_due
         if step % AGREE_EVERY:
             return False, False
-        return self.par.any_flags([self.stop.requested, clock_due and self.par.is_writer])
+        stop, clock_due = self.par.any_flags([self.stop.requested, clock_due and self.par.is_writer])
+        return stop, clock_due
 
     # ---- checkpoints -----------------------------------------------------------------------------------------
     def state_at(self, step: int, models: Models) -> dict:
