@@ -19,7 +19,8 @@ commands:
   report    tables and paper figures from runs: sngan report multirun/digits [--out DIR] [--by KEY]
   bench     seconds per 100 G updates per norm and arch: sngan bench [--arch dcgan,mlp] [--steps 100]
             speed options off/on:   sngan bench --throughput [--pairs resnet:cifar10] [--options bf16,compile]
-            trainer and SN cost:    sngan bench --overhead [--arch dcgan] [--steps 50] [--ops]
+            trainer and SN cost:    sngan bench --overhead [--arch dcgan] [--steps 50]
+            operations per update:  sngan bench --ops [--arch resnet --dataset cifar10]
 
 `sngan COMMAND --help` lists a command's options; `sngan train --cfg job` prints the composed config.
 """

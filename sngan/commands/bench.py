@@ -65,6 +65,10 @@ def bench(argv: list[str]) -> list[dict]:
         from .throughput import throughput
 
         return throughput([a for a in argv if a != "--throughput"])
+    if "--ops" in argv:  # operations, FLOPs and host syncs per G update (sngan.commands.ops)
+        from .ops import ops
+
+        return ops([a for a in argv if a != "--ops"])
     if "--overhead" in argv:  # the trainer over a bare loop, SN over no norm (sngan.commands.overhead)
         from .overhead import overhead
 

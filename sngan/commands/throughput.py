@@ -29,6 +29,10 @@ BASELINE = ["speed.bf16=false", "speed.compile=false", "speed.channels_last=fals
 ALL_ON = ["speed.bf16=true", "speed.compile=true", "speed.channels_last=true", "speed.tf32=true",
           "speed.data_on_device=true"]
 SETTING_OF_ARCH = {"dcgan": "C", "resnet": "resnet", "mlp": "C"}
+# whole speed presets instead of single options (--presets): what a user runs
+PRESETS = {"default": ["speed=default"], "gpu": ["speed=gpu"],
+           "reduce-overhead": ["speed=gpu", "speed.compile_mode=reduce-overhead"],
+           "aot_eager": ["speed=gpu", "speed.compile=aot_eager"]}  # traced, no code generation (the CPU smoke test)
 # the paper's own jobs where it has one: hinge loss, n_dis 5, G batch twice the D batch (sngan_projection configs)
 PAPER_JOBS = {("resnet", "cifar10"): "cifar10_resnet_sn", ("resnet", "stl10"): "stl10_resnet_sn",
               ("dcgan", "cifar10"): "cifar10_cnn_sn"}
@@ -77,16 +81,19 @@ def dataset_overrides(dataset: str, tmp: str) -> tuple[list[str], str]:
         return [f"dataset.root={synth}"], f"synthetic (no files at {cfg.dataset.root})"
 
 
-def run_throughput(pairs, options, steps, warmup, batch_size, device, extra) -> list[dict]:
+def run_throughput(pairs, options, steps, warmup, batch_size, device, extra, presets=None) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="sngan-throughput-") as tmp:
         for arch, dataset in pairs:
             data_args, source = dataset_overrides(dataset, tmp)
             setting = SETTING_OF_ARCH.get(arch, "C")
-            variants = [("baseline", BASELINE)] + [(o, BASELINE + [TOGGLES[o]]) for o in options]
-            if len(options) > 1:
-                variants.append(("all on", ALL_ON if "compile" in options else
-                                 [a for a in ALL_ON if a != "speed.compile=true"]))
+            if presets:  # whole presets, the first one the baseline of the speed-up column
+                variants = [(name, PRESETS[name]) for name in presets]
+            else:
+                variants = [("baseline", BASELINE)] + [(o, BASELINE + [TOGGLES[o]]) for o in options]
+                if len(options) > 1:
+                    variants.append(("all on", ALL_ON if "compile" in options else
+                                     [a for a in ALL_ON if a != "speed.compile=true"]))
             base = None
             for name, overrides in variants:
                 row = {"arch": arch, "dataset": dataset, "data": source, "options": name}
@@ -99,7 +106,7 @@ def run_throughput(pairs, options, steps, warmup, batch_size, device, extra) -> 
                 row["G_updates_per_s"] = 100.0 / sec
                 # real images D sees per second: n_dis fresh batches per G update (as composed, overrides included)
                 row["images_per_s"] = row["G_updates_per_s"] * batch_size * int(cfg.optim.n_dis)
-                if name == "baseline":
+                if base is None:
                     base = row["G_updates_per_s"]
                 row["speedup"] = row["G_updates_per_s"] / base if base else None
     return rows
@@ -124,6 +131,9 @@ def throughput(argv: list[str]) -> list[dict]:
                         help="comma-separated arch:dataset cells (default: %(default)s)")
     parser.add_argument("--options", default=",".join(TOGGLES),
                         help="options switched one at a time (default: %(default)s)")
+    parser.add_argument("--presets", default=None,
+                        help=f"whole speed presets instead of single options, from {', '.join(PRESETS)} "
+                             f"(the first is the speed-up baseline)")
     parser.add_argument("--steps", type=int, default=50, help="timed generator updates per cell (default 50)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed generator updates first (default 5)")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -138,6 +148,10 @@ def throughput(argv: list[str]) -> list[dict]:
     unknown = [o for o in options if o not in TOGGLES]
     if unknown:
         raise UserError(f"unknown option(s) {', '.join(unknown)}: choose from {', '.join(TOGGLES)}")
+    presets = [p for p in (args.presets or "").split(",") if p]
+    if any(p not in PRESETS for p in presets):
+        raise UserError(f"unknown preset(s) {', '.join(p for p in presets if p not in PRESETS)}: choose from "
+                        f"{', '.join(PRESETS)}")
     try:
         pairs = [tuple(p.split(":")) for p in args.pairs.split(",") if p]
         assert all(len(p) == 2 for p in pairs)
@@ -147,7 +161,8 @@ def throughput(argv: list[str]) -> list[dict]:
         import torch
 
         torch.set_num_threads(args.threads)
-    rows = run_throughput(pairs, options, args.steps, args.warmup, args.batch_size, args.device, args.overrides)
+    rows = run_throughput(pairs, options, args.steps, args.warmup, args.batch_size, args.device, args.overrides,
+                          presets)
     print(format_table(rows))
     if args.json:
         with open(args.json, "w") as f:

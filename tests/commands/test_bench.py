@@ -73,3 +73,20 @@ def test_throughput_images_per_s_uses_composed_n_dis(kept_cell_dirs):
     (row,) = rows
     assert "error" not in row
     assert row["images_per_s"] == pytest.approx(row["G_updates_per_s"] * 8 * 3)
+
+
+def test_ops_counts_a_g_update_and_grouping_dispatches_fewer_ops(tmp_path, capsys):
+    """`sngan bench --ops`: FLOPs agree between SN's two power iterations (same maths), grouping dispatches fewer
+    aten ops, and norm=none needs fewer still (SN's cost is counted, not timed)."""
+    from sngan.commands.ops import ops
+
+    small = ["batch_size=4", "arch.g_ch=8", "arch.d_ch=8", "optim.n_dis=1"]
+    sn = ops(["--arch", "dcgan", "--dataset", "digits", "--device", "cpu", "--warmup", "1",
+              "--json", str(tmp_path / "ops.json"), *small])
+    per, grouped = sn["per_layer_sn"], sn["grouped_sn"]
+    assert per["flops"] > 0 and grouped["flops"] == pytest.approx(per["flops"], rel=1e-3)
+    assert grouped["aten_ops"] < per["aten_ops"]
+    assert json.load(open(tmp_path / "ops.json"))["grouped_sn"]["aten_ops"] == grouped["aten_ops"]
+    assert "TFLOP" in capsys.readouterr().out
+    plain = ops(["--arch", "dcgan", "--dataset", "digits", "--device", "cpu", "--warmup", "1", *small, "norm=none"])
+    assert plain["per_layer_sn"]["aten_ops"] < grouped["aten_ops"]

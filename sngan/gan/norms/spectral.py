@@ -6,8 +6,9 @@ readable without running an iteration, and the bidirectional / scaled variant (B
 
 Grouped mode (speed.grouped_sn, the CUDA default): a forward pre-hook on the model runs the power iteration of all
 its SN layers at once before each training forward, with one fused (foreach) kernel per normalization and copy
-for all layers instead of several per layer; each layer's forward then only computes sigma = u^T W v from the
-fresh u, v (the same value and gradient, u and v constants). The CPU keeps the per-layer path (bitwise as before).
+for all layers instead of several per layer; each layer's forward is then one division by that sigma, its
+backward the paper's gradient written out (the same values as autograd's, u and v constants). The CPU keeps the
+per-layer path (bitwise as before).
 """
 from __future__ import annotations
 
@@ -116,11 +117,16 @@ class SpectralNorm(nn.Module):
         fresh, self.fresh = self.fresh, None
         sigmas = []
         with torch.autocast(weight.device.type, enabled=False):
-            for (mat, _, _), (u, v) in zip(self._pairs(weight), fresh):
+            for (mat, _, _), (u, v, _) in zip(self._pairs(weight), fresh):
                 sigmas.append(torch.dot(u, mat.float() @ v))
         return sigmas[0] if len(sigmas) == 1 else sum(sigmas) / len(sigmas)
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        if self.training and self.fresh is not None and len(self.fresh) == 1:
+            (u, v, sigma), self.fresh = self.fresh[0], None
+            with torch.autocast(weight.device.type, enabled=False):
+                w = SpectralDivide.apply(weight.float(), sigma, u, v, self.dim, self.scale)
+            return w if w.dtype == weight.dtype else w.to(weight.dtype)
         if self.training:
             sigma = self._grouped_sigma(weight) if self.fresh is not None else self._train_sigma(weight)
         else:
@@ -138,10 +144,38 @@ def spectral_norm(module: nn.Module, name: str = "weight", **kwargs) -> nn.Modul
     return module
 
 
+class SpectralDivide(torch.autograd.Function):
+    """scale * W / sigma with sigma = u^T W v (u, v constants) known from the grouped iteration: forward is one
+    division; backward is the paper's gradient (eq. 10), (G - <G, W_bar> u v^T) * scale / sigma with W_bar = W / sigma,
+    without the matrix-vector product, dot and division backward of the autograd path (the same values)."""
+
+    @staticmethod
+    def forward(ctx, weight, sigma, u, v, dim: int, scale: float):
+        w_bar = weight / sigma
+        ctx.save_for_backward(w_bar, sigma, u, v)
+        ctx.dim, ctx.scale = dim, scale
+        return w_bar * scale if scale != 1.0 else w_bar
+
+    @staticmethod
+    def backward(ctx, grad):
+        w_bar, sigma, u, v = ctx.saved_tensors
+        outer = torch.outer(u, v)  # (rows, cols) of the reshaped matrix: back to the weight's layout
+        if ctx.dim:
+            shape = list(w_bar.shape)
+            shape[0], shape[ctx.dim] = shape[ctx.dim], shape[0]
+            outer = outer.reshape(shape).transpose(0, ctx.dim)
+        else:
+            outer = outer.reshape(w_bar.shape)
+        inner = torch.sum(grad * w_bar)
+        scale = ctx.scale / sigma
+        return (grad - inner * outer) * scale, None, None, None, None, None
+
+
 class GroupedPowerIteration:
     """Before each training-mode forward of `model`, the power iterations of all its SpectralNorm layers at once:
     per layer two matrix-vector products, and for all layers together one foreach kernel per norm, clamp, division
-    and copy. Each layer's forward then reads its fresh (u, v) (see SpectralNorm._grouped_sigma)."""
+    and copy. Each layer's forward then divides its weight by the sigma found here (SpectralDivide: its gradient
+    written out), or for BSSN's two reshapes computes sigma from the fresh (u, v) (SpectralNorm._grouped_sigma)."""
 
     def __init__(self, model: nn.Module):
         self.layers = []  # (the parametrized module, its SpectralNorm)
@@ -174,12 +208,15 @@ class GroupedPowerIteration:
             iters = max(sn.power_iters for sn, *_ in pairs)
             for _ in range(iters):
                 vs = self._normalize([mat.t() @ u for (_, mat, _, _), u in zip(pairs, us)], eps)
-                us = self._normalize([mat @ v for (_, mat, _, _), v in zip(pairs, vs)], eps)
+                wvs = [mat @ v for (_, mat, _, _), v in zip(pairs, vs)]
+                sigmas = torch._foreach_norm(wvs)  # sigma = u^T W v = ||W v|| for u = W v / ||W v||
+                torch._foreach_clamp_min_(sigmas, eps)
+                us = torch._foreach_div(wvs, sigmas)
             torch._foreach_copy_([getattr(sn, u_name) for sn, _, u_name, _ in pairs], us)
             torch._foreach_copy_([getattr(sn, v_name) for sn, _, _, v_name in pairs], vs)
         fresh: dict[int, list] = {}
-        for (sn, _, _, _), u, v in zip(pairs, us, vs):
-            fresh.setdefault(id(sn), []).append((u, v))
+        for (sn, _, _, _), u, v, sigma in zip(pairs, us, vs, sigmas):
+            fresh.setdefault(id(sn), []).append((u, v, sigma))
         for _, sn in self.layers:
             sn.fresh = tuple(fresh[id(sn)])
 
