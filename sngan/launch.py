@@ -137,7 +137,10 @@ def single_rerun(command: str, argv: list[str], run_dir: str) -> str:
 
 # ---- a sweep ------------------------------------------------------------------------------------------------
 
-class SweepRecord:
+from hydra.experimental.callback import Callback  # no-op hooks for the events SweepRecord does not handle
+
+
+class SweepRecord(Callback):
     """Hydra callback: before the launcher makes the sweep folder, remember what did not exist yet, so a sweep
     refused at start takes away only what it made. Registered by run_sweep."""
 

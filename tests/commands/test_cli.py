@@ -110,6 +110,7 @@ def test_multirun_sweep_gives_each_run_its_folder(tmp_path):
                      f"hydra.sweep.dir={tmp_path / 'sweep'}", *TINY], cwd=tmp_path)
     assert sorted(os.listdir(sweep)) == runs  # a rerun of the sweep resumes each job in its folder
     assert again.stdout.count("done:") == 4  # one line per job
+    assert "Callback" not in again.stderr  # the sweep's Hydra callback handles every event it is sent
 
 
 @pytest.mark.parametrize("args, fragment", [
