@@ -18,6 +18,7 @@ import os
 import shlex
 import sys
 
+from hydra.experimental.callback import Callback  # SweepRecord: no-op hooks for the events it ignores
 from omegaconf import OmegaConf, open_dict
 
 CONFIG_PATH = "pkg://sngan.conf"
@@ -136,9 +137,6 @@ def single_rerun(command: str, argv: list[str], run_dir: str) -> str:
 
 
 # ---- a sweep ------------------------------------------------------------------------------------------------
-
-from hydra.experimental.callback import Callback  # no-op hooks for the events SweepRecord does not handle
-
 
 class SweepRecord(Callback):
     """Hydra callback: before the launcher makes the sweep folder, remember what did not exist yet, so a sweep

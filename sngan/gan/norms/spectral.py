@@ -191,10 +191,11 @@ class GroupedPowerIteration:
         for _, sn in self.layers:
             sn.fresh = None
 
-    def _normalize(self, vectors: list[torch.Tensor], eps: float) -> list[torch.Tensor]:
+    def _normalize(self, vectors: list[torch.Tensor], eps: float) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """The vectors over their (clamped) norms, and those norms."""
         norms = torch._foreach_norm(vectors)
         torch._foreach_clamp_min_(norms, eps)
-        return torch._foreach_div(vectors, norms)
+        return torch._foreach_div(vectors, norms), norms
 
     @torch.no_grad()
     def _before_forward(self, model: nn.Module, _inputs) -> None:
@@ -207,11 +208,9 @@ class GroupedPowerIteration:
             us = [getattr(sn, u_name) for sn, _, u_name, _ in pairs]
             iters = max(sn.power_iters for sn, *_ in pairs)
             for _ in range(iters):
-                vs = self._normalize([mat.t() @ u for (_, mat, _, _), u in zip(pairs, us)], eps)
-                wvs = [mat @ v for (_, mat, _, _), v in zip(pairs, vs)]
-                sigmas = torch._foreach_norm(wvs)  # sigma = u^T W v = ||W v|| for u = W v / ||W v||
-                torch._foreach_clamp_min_(sigmas, eps)
-                us = torch._foreach_div(wvs, sigmas)
+                vs, _ = self._normalize([mat.t() @ u for (_, mat, _, _), u in zip(pairs, us)], eps)
+                # sigma = u^T W v = ||W v|| for u = W v / ||W v||
+                us, sigmas = self._normalize([mat @ v for (_, mat, _, _), v in zip(pairs, vs)], eps)
             torch._foreach_copy_([getattr(sn, u_name) for sn, _, u_name, _ in pairs], us)
             torch._foreach_copy_([getattr(sn, v_name) for sn, _, _, v_name in pairs], vs)
         fresh: dict[int, list] = {}
