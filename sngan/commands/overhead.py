@@ -80,20 +80,29 @@ def overhead(argv: list[str]) -> dict:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", default=None)
+    parser.add_argument("overrides", nargs="*", help="extra training overrides, e.g. arch.g_ch=16")
     args = parser.parse_args(argv)
     if min(args.steps, args.warmup, args.repeats, args.d_steps) < 1:
         raise UserError("--steps, --warmup, --d-steps and --repeats must be >= 1")
+    from .throughput import cell_overrides, dataset_overrides
+
     trainer, bare, sn, none = [], [], [], []
-    for _ in range(args.repeats):
-        with tempfile.TemporaryDirectory() as d:
-            cfg = bench_config(args.arch, "sn", args.dataset, args.steps, args.warmup, args.batch_size,
-                               args.device, args.setting, d, [])
-            bare.append(bare_loop_sec_per_100(cfg, args.steps, args.warmup))
-        trainer.append(bench_one(args.arch, "sn", args.dataset, args.steps, args.warmup, args.batch_size,
-                                 args.device, args.setting, [])[0])
-        none.append(d_step_seconds("none", args.device, args.batch_size, args.d_steps, 2))
-        sn.append(d_step_seconds("sn", args.device, args.batch_size, args.d_steps, 2))
-    result = {"cell": f"{args.arch}:{args.dataset} setting {args.setting} norm=sn batch {args.batch_size}",
+    with tempfile.TemporaryDirectory(prefix="sngan-overhead-") as tmp:
+        # the paper's job for this arch and dataset where it has one, on its files (synthetic when absent)
+        data_args, source = dataset_overrides(args.dataset, tmp)
+        paper_job = cell_overrides(args.arch, args.dataset)
+        extra = paper_job + data_args + list(args.overrides)
+        for _ in range(args.repeats):
+            with tempfile.TemporaryDirectory() as d:
+                cfg = bench_config(args.arch, "sn", args.dataset, args.steps, args.warmup, args.batch_size,
+                                   args.device, args.setting, d, extra)
+                bare.append(bare_loop_sec_per_100(cfg, args.steps, args.warmup))
+            trainer.append(bench_one(args.arch, "sn", args.dataset, args.steps, args.warmup, args.batch_size,
+                                     args.device, args.setting, extra)[0])
+            none.append(d_step_seconds("none", args.device, args.batch_size, args.d_steps, 2))
+            sn.append(d_step_seconds("sn", args.device, args.batch_size, args.d_steps, 2))
+    job = " ".join(paper_job + list(args.overrides)) or f"setting {args.setting}"
+    result = {"cell": f"{args.arch}:{args.dataset} {job} norm=sn batch {args.batch_size}", "data": source,
               "trainer_sec_per_100": min(trainer), "bare_sec_per_100": min(bare),
               "trainer_over_bare": min(trainer) / min(bare),
               "resnet_d_step_sec": {"none": min(none), "sn": min(sn)}, "sn_over_none": min(sn) / min(none)}
