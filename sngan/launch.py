@@ -49,6 +49,9 @@ def hydra_message(command: str, config_name: str, overrides: list[str], error: E
 
 def known_keys(config_name: str, overrides: list[str]) -> list[str]:
     """Every dotted key of the config composed without the offending override (the error path only)."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()  # the failed composition's instance: this one only lists the keys
     try:
         cfg = _hydra("keys").compose_config(config_name, overrides, run_mode=_run_mode(False))
     except Exception:

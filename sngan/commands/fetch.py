@@ -21,28 +21,37 @@ def dataset_config(name: str, root: str | None):
 
 def fetch_dataset(name: str, root: str | None) -> str:
     from ..data.images import load_images
+    from ..errors import DataError
+    from ..fsutil import removed_on_failure, root_cause
 
     cfg = dataset_config(name, root)
-    for split in ("train", "test"):
-        try:
-            load_images(cfg, split)
-        except UserError:
-            raise
-        except Exception as e:  # URLError, HTTP errors, interrupted archives
-            raise UserError(f"cannot download {name} to {os.path.abspath(cfg.root)} ({type(e).__name__}: {e}): "
-                            f"check the internet connection, or copy the files there by hand") from None
+    try:
+        with removed_on_failure(cfg.root):
+            for split in ("train", "test"):
+                load_images(cfg, split)
+    except DataError as e:  # the loader's own download failed: its message carries the cause
+        reason = str(e).split("downloading it failed (", 1)[-1].split("): run", 1)[0]
+        raise UserError(f"cannot download {name} to {os.path.abspath(cfg.root)} ({reason}): this machine "
+                        f"cannot reach the dataset's server: run `sngan fetch` where it can and copy the folder "
+                        f"here, or copy the files there by hand") from None
+    except Exception as e:  # URLError, HTTP errors, interrupted archives
+        raise UserError(f"cannot download {name} to {os.path.abspath(cfg.root)} ({root_cause(e)}): this machine "
+                        f"cannot reach the dataset's server: run `sngan fetch` where it can and copy the folder "
+                        f"here, or copy the files there by hand") from None
     return os.path.abspath(cfg.root)
 
 
 def fetch_inception(dest: str | None) -> str:
+    from ..fsutil import root_cause
+
     dest = dest or inception.hub_weights_path()
     if os.path.isfile(dest):
         return dest
     try:
         return inception.download(dest)
     except Exception as e:
-        raise UserError(f"cannot download the Inception weights from {inception.WEIGHTS_URL} ({type(e).__name__}): "
-                        f"check the internet connection, or fetch that file elsewhere and pass "
+        raise UserError(f"cannot download the Inception weights from {inception.WEIGHTS_URL} ({root_cause(e)}): "
+                        f"this machine cannot reach it: fetch that file where it can and pass "
                         f"metrics.inception_weights=PATH") from None
 
 

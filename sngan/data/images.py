@@ -5,8 +5,10 @@ CIFAR-10, STL-10 and MNIST are read from their own file formats; ImageNet from a
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
-import shutil
+import sys
 
 import torch
 import torch.nn.functional as F
@@ -78,17 +80,20 @@ def _download(cfg, torchvision_cls, **kwargs) -> None:
     """Fetch the archive with torchvision (which verifies its checksums) when the files are missing and
     dataset.download is true (the default for the torchvision datasets)."""
     if cfg.download:
+        from ..fsutil import removed_on_failure, root_cause
+
         root = _resolve_root(cfg)
-        existed = os.path.exists(root)
+        said = io.StringIO()  # torchvision prints its progress and the real cause (URLError) to stdout
         try:
-            torchvision_cls(root, download=True, **kwargs)
+            with removed_on_failure(root), contextlib.redirect_stdout(said):
+                torchvision_cls(root, download=True, **kwargs)
         except Exception as e:  # no network, disk full, ...
-            if not existed:
-                shutil.rmtree(root, ignore_errors=True)  # a failed download leaves no empty folder behind
-            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise DataError(f"{cfg.name} is not at {os.path.abspath(_resolve_root(cfg))} and downloading it failed "
-                            f"({reason}): run `sngan fetch` on a machine with internet and copy the folder here, or "
-                            f"pass dataset.root=PATH to a copy") from None
+            causes = [line.strip() for line in said.getvalue().splitlines() if "rror" in line or "Errno" in line]
+            reason = root_cause(e) + (f"; {causes[-1]}" if causes else "")
+            raise DataError(f"{cfg.name} is not at {os.path.abspath(root)} and downloading it failed "
+                            f"({reason}): run `sngan fetch` on a machine with internet and copy the folder "
+                            f"here, or pass dataset.root=PATH to a copy") from None
+        sys.stderr.write(said.getvalue())  # the download's own report, off stdout
 
 
 def _cifar10(cfg, split):
@@ -139,8 +144,24 @@ def _stl10(cfg, split):
     return images, torch.zeros(len(images), dtype=torch.long)  # unlabeled: no classes
 
 
+def _undecodable(path: str) -> bool:
+    """True when PIL cannot read the file's header (not an image, or an image format it cannot decode)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.verify()
+        return False
+    except Exception:  # UnidentifiedImageError, truncated headers, OSError, ...
+        return True
+
+
 class ImageFolderUint8(Dataset):
-    """An ImageFolder decoded to uint8, resized on the shorter side and center-cropped."""
+    """An ImageFolder decoded to uint8, resized on the shorter side and center-cropped.
+
+    Undecodable files are skipped, not fatal: their headers are checked once at start (in parallel: I/O bound)
+    and the count and first paths reported in one warning line; a file that passes the check but still fails to
+    decode is replaced by the next image (the same one on every run, so resume stays exact), with one warning."""
 
     def __init__(self, root: str, resolution: int):
         from torchvision import datasets, transforms
@@ -152,12 +173,41 @@ class ImageFolderUint8(Dataset):
         except (FileNotFoundError, RuntimeError) as e:
             raise DataError(f"no images under {os.path.abspath(root)} ({str(e).split(':')[0]}): pass dataset.root=PATH "
                             f"to an ImageFolder (one sub-folder of images per class)") from None
+        self._drop_undecodable(root)
+        self.warned = False
+
+    def _drop_undecodable(self, root: str) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        paths = [path for path, _ in self.folder.samples]
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            bad = [path for path, broken in zip(paths, pool.map(_undecodable, paths, chunksize=256)) if broken]
+        if not bad:
+            return
+        if len(bad) == len(paths):
+            raise DataError(f"none of the {len(paths)} files under {os.path.abspath(root)} is a readable image "
+                            f"(first: {bad[0]}): pass dataset.root=PATH to an ImageFolder of images")
+        skip = set(bad)
+        self.folder.samples = [s for s in self.folder.samples if s[0] not in skip]
+        self.folder.imgs = self.folder.samples
+        self.folder.targets = [t for _, t in self.folder.samples]
+        print(f"warning: skipped {len(bad)} undecodable image(s) under {os.path.abspath(root)} "
+              f"(first: {', '.join(bad[:3])})", file=sys.stderr)
 
     def __len__(self):
         return len(self.folder)
 
     def __getitem__(self, i):
-        x, y = self.folder[i]
+        for offset in range(len(self.folder)):
+            j = (i + offset) % len(self.folder)
+            try:
+                x, y = self.folder[j]
+                break
+            except Exception as e:  # truncated past its header: the next image stands in, the same on every run
+                if not self.warned:
+                    self.warned = True
+                    print(f"warning: {self.folder.samples[j][0]} could not be decoded ({type(e).__name__}); the "
+                          f"next image stands in for it", file=sys.stderr)
         return x.expand(3, -1, -1) if x.shape[0] == 1 else x[:3], y
 
 

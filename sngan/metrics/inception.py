@@ -37,9 +37,13 @@ def _explicit(path: str, origin: str) -> str:
 
 def download(dest: str | None = None) -> str:
     """Download the weights to dest (default: torch-fidelity's cache); returns the path."""
+    from ..fsutil import removed_on_failure
+
     dest = dest or hub_weights_path()
-    os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
-    torch.hub.download_url_to_file(WEIGHTS_URL, dest, progress=False)
+    folder = os.path.dirname(os.path.abspath(dest))
+    with removed_on_failure(folder):  # offline: no empty cache folders left behind
+        os.makedirs(folder, exist_ok=True)
+        torch.hub.download_url_to_file(WEIGHTS_URL, dest, progress=False)
     return dest
 
 
@@ -56,7 +60,9 @@ def resolve_weights(configured: str | None, allow_download: bool) -> str:
         try:
             return download(cached)
         except Exception as e:  # offline: URLError at once; partial downloads are removed by torch.hub
-            reason = f"download failed: {type(e).__name__}"
+            from ..fsutil import root_cause
+
+            reason = f"download failed: {root_cause(e)}"
     else:
         reason = "downloads disabled by metrics.download_weights=false"
     raise InceptionUnavailable(f"Inception weights for IS/FID/KID not found (not at {cached}; {reason}): {FIXES}")

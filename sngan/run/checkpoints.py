@@ -111,6 +111,13 @@ def read_best(run_dir: str) -> dict | None:
     return dict(best) if best is not None else None
 
 
+def _looks_saved_by_torch(path: str) -> bool:
+    """True when the file starts as torch.save output does: a zip archive (torch >= 1.6) or a pickle."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
+
+
 def load_checkpoint(path: str, map_location="cpu") -> dict:
     """Load one checkpoint file, with a one-line error when it is corrupt or truncated."""
     try:
@@ -118,6 +125,9 @@ def load_checkpoint(path: str, map_location="cpu") -> dict:
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path}: pass ckpt=PATH to a ckpt_*.pt file") from None
     except Exception as e:  # truncated zip, bad pickle, ...
+        if not _looks_saved_by_torch(path):  # a text file, an image, ...: nothing to delete, a wrong path
+            raise CheckpointError(f"{path} is not a checkpoint (not a file torch.save wrote): pass ckpt= a "
+                                  f"ckpt_*.pt file or a run folder") from None
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({type(e).__name__}): "
                               f"delete it or pass another checkpoint") from None
     if not isinstance(state, dict) or "G" not in state:

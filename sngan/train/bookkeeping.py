@@ -69,7 +69,7 @@ class Bookkeeper:
         log_hparams(self.logger, self.hparams, self.run)
         if self.console is not None:
             self.console.end(self.run.root, step, self.last, self.best, self.metrics.references,
-                             self.last_ckpt is not None)
+                             self.last_ckpt is not None, self.rerun)
         return self.last
 
     def close(self) -> None:

@@ -13,6 +13,18 @@ def rerun_command(overrides: list[str] | None) -> str:
     return " ".join(["sngan", "train", *map(shlex.quote, overrides or [])])
 
 
+def extend_command(rerun: str, step: int) -> str:
+    """The command that continues a finished run in its own folder to twice its length."""
+    kept = [w for w in shlex.split(rerun) if not w.startswith("train.steps=")]
+    return " ".join(map(shlex.quote, kept + [f"train.steps={2 * max(step, 1)}"]))
+
+
+def afresh_command(rerun: str) -> str:
+    """The same command in a new run folder (name= and hydra.run.dir= replaced by a new name)."""
+    kept = [w for w in shlex.split(rerun) if not w.startswith(("name=", "hydra.run.dir="))]
+    return " ".join(map(shlex.quote, kept + ["name=NEW_NAME"]))
+
+
 def hydra_overrides() -> list[str] | None:
     """This run's command-line overrides when it runs under Hydra (the CLI), else None."""
     try:
@@ -43,6 +55,9 @@ class Console:
               setting: str, loss: str, step: int, steps: int) -> None:
         data = f"{dataset} ({data_size} images, {resolution} px)" if data_size else dataset
         where = f"from step {step} to {steps}" if step else f"{steps} G updates"
+        if self.sweep:  # one line per job, so a sweep is never silent until its first job ends
+            self.line(f"start: {run_dir} ({where}, device {device})", always=True)
+            return
         self.line(f"sngan train: {where} | run folder {run_dir} | device {device} | data {data} | "
                   f"G {count(params(G))} params, D {count(params(D))} | norm {norm}, loss {loss}, setting {setting}")
 
@@ -56,7 +71,7 @@ class Console:
         self.line(f"step {step}: " + ", ".join(parts))
 
     def end(self, run_dir: str, step: int, final: dict, best: dict | None, references: dict | None,
-            has_checkpoint: bool) -> None:
+            has_checkpoint: bool, rerun: str | None = None) -> None:
         refs = references or {}
         shown = {k[len("metrics/"):]: v for k, v in final.items() if k.startswith("metrics/") and not k.endswith("_std")}
         scores = ", ".join(f"{k} {v:.4g}" + (f" (real {refs['metrics/' + k]:.4g})" if "metrics/" + k in refs else "")
@@ -73,4 +88,6 @@ class Console:
         if has_checkpoint:
             which = f"{run_dir}:best" if best else run_dir
             lines.append(f"  samples:    sngan sample ckpt={which} n=64 out=samples.png")
+        if rerun and has_checkpoint:
+            lines.append(f"  extend:     {extend_command(rerun, step)}")
         self.line("\n".join(lines))

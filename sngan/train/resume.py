@@ -155,14 +155,13 @@ def read_best(run_dir: str) -> dict | None:
 
 
 def finished_message(run_dir: str, step: int, rerun: str | None) -> str:
-    """What to do with a run that already reached train.steps: extend it, or start afresh."""
-    if rerun:
-        words = [w for w in rerun.split(" ") if not w.startswith(("train.steps=", "name="))]
-        again = " ".join(words)
-    else:
-        again = "sngan train <same overrides>"
+    """What to do with a run that already reached train.steps: extend it in its folder, or start afresh."""
+    from .console import afresh_command, extend_command
+
+    extend = extend_command(rerun, step) if rerun else f"sngan train <same overrides> train.steps={2 * max(step, 1)}"
+    afresh = afresh_command(rerun) if rerun else "sngan train <same overrides> name=NEW_NAME"
     return (f"sngan train: the run in {run_dir} already finished ({step} G updates); nothing to do. "
-            f"Extend it: {again} train.steps={2 * max(step, 1)}; start afresh: {again} name=NEW_NAME")
+            f"Extend it: {extend}; start afresh: {afresh}")
 
 
 # ---- what may not change -----------------------------------------------------------------------------

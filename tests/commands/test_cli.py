@@ -109,7 +109,8 @@ def test_multirun_sweep_gives_each_run_its_folder(tmp_path):
     again = run_cli(["train", "-m", "setting=B,C", "norm=none,sn", "loss=bce", "train.steps=3",
                      f"hydra.sweep.dir={tmp_path / 'sweep'}", *TINY], cwd=tmp_path)
     assert sorted(os.listdir(sweep)) == runs  # a rerun of the sweep resumes each job in its folder
-    assert again.stdout.count("done:") == 4  # one line per job
+    assert again.stdout.count("done:") == 4  # one line per job at its end ...
+    assert again.stdout.count("start: ") == 4  # ... and one at its start, so a sweep is never silent
     assert "Callback" not in again.stderr  # the sweep's Hydra callback handles every event it is sent
 
 
