@@ -1,10 +1,17 @@
-"""The SN-GAN paper's figures from run folders (sngan.run.reader.Run), as PNGs (matplotlib, Agg backend).
+"""The SN-GAN paper's figures from run folders (sngan.run.reader.Run), as PNGs (matplotlib, Agg backend), named
+and numbered as in the paper (arXiv 1802.05957):
 
-fig3: final metric per setting, one line per norm (paper Fig. 3).
-fig2: sigma of each D layer over training: exact (solid, o) and power-iteration estimate (dashed, x) (Fig. 2).
-fig6: squared singular values of each D layer's weight at the end, normalized by the largest, per norm
-      (Fig. 6 of the paper plots sigma_i^2 / sigma_1^2).
-fig10: seconds per 100 generator updates per norm (and setting) (Fig. 10).
+fig1_inception_score_<group>: IS per setting A-F, one line per norm, mean ± std over seeds (paper Fig. 1).
+fig2_fid_<group>:  FID per setting, the same (paper Fig. 2); other metrics (KID, the 2-D mode metrics) go to
+      metrics_<group>.png in the same style.
+fig3_spectra_<group>: squared singular values of each D layer's normalized weight W_bar, over the largest,
+      each norm at its best setting, at the end of training (paper Fig. 3; the trained models).
+fig9_sigma_normalized_<group>_<setting>: sigma(W_bar) of each D layer over training, mean ± std over seeds, one
+      panel per norm (paper Fig. 9, which shows setting C).
+fig10_time_<group>: seconds per 100 generator updates per norm (paper Fig. 10).
+sigma_estimate_<group>: sigma of each D layer's raw weight over training, exact (solid) and SN's power-iteration
+      estimate (dashed); no paper figure (a slide deck on the paper numbers it "Fig. 2", and its "Fig. 3" and
+      "Fig. 6" are the paper's Figs. 1-2 and 3).
 """
 from __future__ import annotations
 
@@ -55,38 +62,69 @@ def _settings(runs):
     return sorted({r.setting for r in runs}, key=setting_key)
 
 
-def fig_metrics(runs, tags, out, group) -> str | None:
-    """Final value of each metric per setting, one line per norm; bars: the std over runs, or for a single
-    run the std it logged with the metric (metrics/IS_std, ...)."""
+def _cells(runs, norm, tag):
+    """(setting indices, means, stds) of tag's final value for one norm: std over seeds, or for a single run
+    the std it logged with the metric (metrics/IS_std, ...)."""
+    xs, ys, es = [], [], []
+    for i, s in enumerate(_settings(runs)):
+        vals = [r.final_with_std(tag) for r in runs if r.method == norm and r.setting == s]
+        vals = [v for v in vals if v is not None]
+        if vals:
+            xs.append(i)
+            ys.append(statistics.fmean(v for v, _ in vals))
+            es.append(statistics.stdev(v for v, _ in vals) if len(vals) > 1 else (vals[0][1] or 0.0))
+    return xs, ys, es
+
+
+def _metric_panels(runs, tags, out, title, name, untrained=frozenset()) -> str | None:
+    """One panel per metric: final value per setting, one line per norm with error bars; cells marked
+    untrained (method, setting) are drawn hollow."""
     if not tags:
         return None
     settings = _settings(runs)
+    seeds = sorted({len([r for r in runs if r.method == m and r.setting == s]) for m in _norms(runs)
+                    for s in settings} - {0})
     rows, cols = _grid(len(tags))
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.8 * rows), squeeze=False)
     for ax, tag in zip(axes.flat, tags):
         for norm in _norms(runs):
-            xs, ys, es = [], [], []
-            for i, s in enumerate(settings):
-                vals = [r.final_with_std(tag) for r in runs if r.method == norm and r.setting == s]
-                vals = [v for v in vals if v is not None]
-                if vals:
-                    xs.append(i)
-                    ys.append(statistics.fmean(v for v, _ in vals))
-                    es.append(statistics.stdev(v for v, _ in vals) if len(vals) > 1 else (vals[0][1] or 0.0))
-            if xs:
-                ax.errorbar(xs, ys, yerr=es, capsize=3, label=norm, **_marks(len(xs)))
+            xs, ys, es = _cells(runs, norm, tag)
+            if not xs:
+                continue
+            line = ax.errorbar(xs, ys, yerr=es, capsize=3, label=norm, **_marks(len(xs)))
+            hollow = [(x, y) for x, y in zip(xs, ys) if (norm, settings[x]) in untrained]
+            if hollow:
+                ax.plot(*zip(*hollow), linestyle="none", marker="o", markersize=8, markerfacecolor="white",
+                        markeredgecolor=line[0].get_color())
         ax.set_xticks(range(len(settings)), settings)
         ax.set_xlabel("setting (paper Table 1)")
         ax.set_ylabel(tag.split("/", 1)[1])
         ax.set_title(f"{tag} per setting")
         ax.grid(alpha=0.3)
-        ax.legend(title="norm")
-    return _finish_panels(fig, axes, len(tags), f"Final metrics per setting and norm ({group})",
-                          out, f"fig3_metrics_{group}.png")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(title="norm")
+    n = "/".join(map(str, seeds)) or "0"
+    note = f"; mean ± std over {n} seeds" + ("; hollow: not trained" if untrained else "")
+    return _finish_panels(fig, axes, len(tags), title + note, out, name)
+
+
+def fig_metrics(runs, tags, out, group, untrained=frozenset()) -> list[str]:
+    """Figs. 1 and 2 of the paper (IS and FID per setting), and the other metrics in the same style."""
+    is_tags = [t for t in tags if t.split("/", 1)[1].split("_")[0] == "IS"]
+    fid_tags = [t for t in tags if t.split("/", 1)[1].split("_")[0] == "FID"]
+    other = [t for t in tags if t not in is_tags and t not in fid_tags]
+    names = [_metric_panels(runs, is_tags, out, f"Inception score per setting ({group}; paper Fig. 1)",
+                            f"fig1_inception_score_{group}.png", untrained),
+             _metric_panels(runs, fid_tags, out, f"FID per setting ({group}; paper Fig. 2)",
+                            f"fig2_fid_{group}.png", untrained),
+             _metric_panels(runs, other, out, f"Other metrics per setting ({group})", f"metrics_{group}.png",
+                            untrained)]
+    return [n for n in names if n]
 
 
 def fig_sigma(runs, out, group) -> str | None:
-    """Rows: norms, columns: settings; lines: sigma per D layer over training."""
+    """Rows: norms, columns: settings; lines: sigma of each D layer's raw weight over training, exact and SN's
+    estimate (the first seed of each cell). No paper figure: the check that SN's estimate tracks the truth."""
     if not any(r.series_tags("sigma_exact/D/") for r in runs):
         return None
     norms, settings = _norms(runs), _settings(runs)
@@ -122,34 +160,73 @@ def fig_sigma(runs, out, group) -> str | None:
                  f"solid/o: exact, dashed/x: SN power-iteration estimate")
     fig.legend(handles.values(), handles.keys(), title="D layer", loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
-    return _save(fig, out, f"fig2_sigma_{group}.png")
+    return _save(fig, out, f"sigma_estimate_{group}.png")
 
 
-def fig_spectra(runs, out, group, setting) -> str | None:
-    """One panel per D layer: the final squared singular values normalized by the largest (sigma_i^2 / sigma_1^2,
-    as the paper's Fig. 6), a line per norm."""
-    runs = [r for r in runs if r.setting == setting and r.spectra]
-    if not runs:
+def fig_spectra(runs, out, group, best: dict[str, str]) -> str | None:
+    """Paper Fig. 3: one panel per D layer, the squared singular values of its normalized weight W_bar over the
+    largest (sigma_i^2 / sigma_1^2), a line per norm at its best setting (`best`: norm -> setting), the first seed
+    of that cell, at its last spectra report (the trained model)."""
+    chosen = {}
+    for norm, setting in best.items():
+        match = [r for r in runs if r.method == norm and r.setting == setting and r.spectra]
+        if match:
+            chosen[norm] = sorted(match, key=lambda r: str(r.seed))[0]
+    if not chosen:
         return None
-    layers = list(runs[0].spectra["spectra"])
+    layers = list(next(iter(chosen.values())).spectra["spectra"])
     rows, cols = _grid(len(layers), 4)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
     for ax, layer in zip(axes.flat, layers):
-        for norm in _norms(runs):
-            run = next(r for r in runs if r.method == norm)
+        for norm, run in sorted(chosen.items(), key=lambda item: method_key(item[0])):
             sv = run.spectra["spectra"].get(layer)
             if not sv:
                 continue
             top = max(sv[0] ** 2, 1e-30)
-            ax.plot(range(len(sv)), [v * v / top for v in sv], label=norm, **_marks(len(sv)))
+            ax.plot(range(len(sv)), [v * v / top for v in sv], label=f"{norm} ({best[norm]})", **_marks(len(sv)))
         ax.set_title(layer, fontsize=10)
         ax.set_xlabel("index (descending)")
         ax.set_ylabel("sigma_i^2 / sigma_1^2")
         ax.set_ylim(0, 1.05)
         ax.grid(alpha=0.3)
-        ax.legend(title="norm", fontsize=8)
-    return _finish_panels(fig, axes, len(layers), f"Squared singular values of each D layer's weight at the end of "
-                          f"training ({group}, setting {setting})", out, f"fig6_spectra_{group}_{setting}.png")
+        ax.legend(title="norm (setting)", fontsize=8)
+    steps = sorted({run.spectra.get("step", "?") for run in chosen.values()})
+    return _finish_panels(fig, axes, len(layers), f"Squared singular values of each D layer's normalized weight, "
+                          f"each norm at its best setting, step {'/'.join(map(str, steps))} ({group}; paper Fig. 3)",
+                          out, f"fig3_spectra_{group}.png")
+
+
+def fig_sigma_normalized(runs, out, group, setting) -> str | None:
+    """Paper Fig. 9: sigma(W_bar) of each D layer over training in one setting, mean ± std over seeds, one panel
+    per norm (1 is an exact spectral normalization)."""
+    runs = [r for r in runs if r.setting == setting and r.series_tags("sigma_normalized/D/")]
+    if not runs:
+        return None
+    norms = _norms(runs)
+    fig, axes = plt.subplots(1, len(norms), figsize=(4.5 * len(norms), 3.4), squeeze=False, sharey=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, norm in zip(axes[0], norms):
+        cell = [r for r in runs if r.method == norm]
+        for k, layer in enumerate(cell[0].series_tags("sigma_normalized/D/")):
+            by_step: dict[int, list[float]] = {}
+            for r in cell:
+                for step, value in r.series(f"sigma_normalized/D/{layer}"):
+                    by_step.setdefault(step, []).append(value)
+            steps = sorted(by_step)
+            mean = [statistics.fmean(by_step[t]) for t in steps]
+            std = [statistics.stdev(by_step[t]) if len(by_step[t]) > 1 else 0.0 for t in steps]
+            color = colors[k % len(colors)]
+            ax.plot(steps, mean, color=color, label=layer, **_marks(len(steps)))
+            ax.fill_between(steps, [m - e for m, e in zip(mean, std)], [m + e for m, e in zip(mean, std)],
+                            color=color, alpha=0.15)
+        ax.set_title(f"norm={norm} ({len(cell)} seed{'s' if len(cell) > 1 else ''})", fontsize=10)
+        ax.set_xlabel("generator updates")
+        ax.set_ylabel("sigma(W_bar)")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(title="D layer", fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle(f"sigma(W_bar) of D's layers over training, setting {setting} ({group}; paper Fig. 9)")
+    fig.tight_layout()
+    return _save(fig, out, f"fig9_sigma_normalized_{group}_{setting}.png")
 
 
 def fig_time(runs, out, group) -> str | None:
@@ -177,8 +254,12 @@ def fig_time(runs, out, group) -> str | None:
     return _save(fig, out, f"fig10_time_{group}.png")
 
 
-def all_figures(runs, tags, out, group) -> list[str]:
-    names = [fig_metrics(runs, tags, out, group), fig_sigma(runs, out, group)]
-    names += [fig_spectra(runs, out, group, s) for s in _settings(runs)]
-    names.append(fig_time(runs, out, group))
+def all_figures(runs, tags, out, group, best: dict[str, str] | None = None, untrained=frozenset()) -> list[str]:
+    """Every figure of one group. `best`: norm -> its best setting (Fig. 3); default: each norm's first setting.
+    Fig. 9 is drawn for setting C as the paper's (for every setting when the runs have no C)."""
+    best = best or {norm: next(r.setting for r in runs if r.method == norm) for norm in _norms(runs)}
+    settings = _settings(runs)
+    names = fig_metrics(runs, tags, out, group, untrained) + [fig_spectra(runs, out, group, best)]
+    names += [fig_sigma_normalized(runs, out, group, s) for s in (["C"] if "C" in settings else settings)]
+    names += [fig_sigma(runs, out, group), fig_time(runs, out, group)]
     return [n for n in names if n]

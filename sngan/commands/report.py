@@ -49,16 +49,111 @@ def pivot(runs: list[Run], value) -> tuple[list[str], list[str], dict]:
     return norms, settings, table
 
 
-def markdown_pivot(runs: list[Run], value) -> list[str]:
+def markdown_pivot(runs: list[Run], value, untrained: dict | None = None) -> list[str]:
+    """norm x setting table of value(run); cells in `untrained` ((method, setting) -> N) say so."""
     norms, settings, table = pivot(runs, value)
+    untrained = untrained or {}
+
+    def show(n, s):
+        text = cell(table[(n, s)])
+        return f"{text} (not trained at {untrained[(n, s)]})" if text and (n, s) in untrained else text
+
     lines = ["| norm \\ setting | " + " | ".join(settings) + " |", "|---" * (len(settings) + 1) + "|"]
     for n in norms:
-        lines.append(f"| {n} | " + " | ".join(cell(table[(n, s)]) for s in settings) + " |")
+        lines.append(f"| {n} | " + " | ".join(show(n, s) for s in settings) + " |")
     return lines
 
 
-CSV_BASE = ["run", "dataset", "arch", "loss", "norm", "setting", "lr", "beta1", "beta2", "n_dis", "steps",
-            "sec_per_100_G_updates", "spectral_breadth"]
+# ---- which cells trained, and the ranking of the trained ones ---------------------------------------------
+
+DEFAULT_TRAINED = "IS>=3,high_quality>=0.1"  # IS: at least 3 effective classes; 2-D: 10% of points near a mode
+
+
+def parse_rules(text: str) -> list[tuple[str, str, float]]:
+    """'IS>=3,high_quality>=0.1' -> [(metric base name, '>=' or '<=', threshold)]."""
+    rules = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        op = ">=" if ">=" in part else "<=" if "<=" in part else None
+        if op is None:
+            raise UserError(f"--trained takes NAME>=VALUE or NAME<=VALUE items, got '{part}': e.g. --trained IS>=3")
+        name, value = part.split(op, 1)
+        try:
+            rules.append((name.strip(), op, float(value)))
+        except ValueError:
+            raise UserError(f"--trained: '{value}' is not a number in '{part}': e.g. --trained IS>=3") from None
+    return rules
+
+
+def _base(tag: str) -> str:
+    """metrics/IS_digits -> IS; metrics/high_quality -> high_quality."""
+    name = tag.split("/", 1)[-1]
+    for base in ("IS", "FID", "KID"):
+        if name == base or name.startswith(base + "_"):
+            return base
+    return name
+
+
+def untrained_cells(runs: list[Run], tags: list[str], rules) -> dict[tuple[str, str], int]:
+    """(method, setting) -> its last step, for the cells whose mean final value fails a rule on a logged tag."""
+    out = {}
+    for (method, setting) in {(r.method, r.setting) for r in runs}:
+        cell_runs = [r for r in runs if r.method == method and r.setting == setting]
+        for tag in tags:
+            for base, op, threshold in rules:
+                if _base(tag) != base:
+                    continue
+                values = [r.final()[tag][1] for r in cell_runs if tag in r.final()]
+                if values and not (statistics.fmean(values) >= threshold if op == ">=" else
+                                   statistics.fmean(values) <= threshold):
+                    out[(method, setting)] = max(r.last_step() for r in cell_runs)
+    return out
+
+
+def primary_tag(tags: list[str]) -> tuple[str, bool] | None:
+    """The metric that ranks (FID, else IS, else kl_modes, else the first), and whether lower is better."""
+    for base, lower in (("FID", True), ("IS", False), ("kl_modes", True)):
+        found = [t for t in tags if _base(t) == base]
+        if found:
+            return found[0], lower
+    return (tags[0], False) if tags else None
+
+
+def ranking(runs: list[Run], tags: list[str], untrained: dict) -> tuple[list[str], dict[str, str]]:
+    """Markdown rows ranking the norms by their best trained cell (the paper's Table 2 reports each method at
+    its best setting), and norm -> best setting."""
+    primary = primary_tag(tags)
+    if primary is None:
+        return [], {}
+    tag, lower = primary
+    norms, settings, table = pivot(runs, lambda r: r.final()[tag][1] if tag in r.final() else None)
+    rows, best = [], {}
+    for n in norms:
+        trained = {s: table[(n, s)] for s in settings if table[(n, s)] and (n, s) not in untrained}
+        if not trained:
+            rows.append((float("inf"), f"| {n} | 0 of {sum(1 for s in settings if table[(n, s)])} | - | - | - |"))
+            continue
+        means = {s: statistics.fmean(v) for s, v in trained.items()}
+        s_best = (min if lower else max)(means, key=means.get)
+        best[n] = s_best
+        over = statistics.fmean(means.values())
+        rows.append(((means[s_best] if lower else -means[s_best]),
+                     f"| {n} | {len(trained)} of {sum(1 for s in settings if table[(n, s)])} | {s_best} | "
+                     f"{cell(trained[s_best])} | {over:.4g} |"))
+    head = [f"Ranked by the best trained cell's mean {tag} ({'lower' if lower else 'higher'} is better); cells "
+            f"marked \"not trained\" are left out of every column.", "",
+            f"| norm | trained settings | best setting | {tag} there | mean over its trained settings |",
+            "|---|---|---|---|---|"]
+    return head + [row for _, row in sorted(rows, key=lambda item: item[0])], best
+
+
+
+
+CSV_BASE = ["run", "dataset", "arch", "loss", "norm", "setting", "seed", "lr", "beta1", "beta2", "n_dis", "steps",
+            "sec_per_100_G_updates", "spectral_breadth_step0", "spectral_breadth"]
+
+
+def _num(value) -> str:
+    return "" if value is None else f"{value:.6g}"
 
 
 def csv_rows(runs: list[Run], tags: list[str]) -> tuple[list[str], list[dict]]:
@@ -67,11 +162,12 @@ def csv_rows(runs: list[Run], tags: list[str]) -> tuple[list[str], list[dict]]:
     for r in runs:
         final = r.final()
         row = {"run": r.path, "dataset": r._get("dataset", "name"), "arch": r._get("arch", "name"),
-               "loss": r._get("loss", "name"), "norm": r.norm, "setting": r.setting,
+               "loss": r._get("loss", "name"), "norm": r.norm, "setting": r.setting, "seed": r.seed,
                "lr": r._get("optim", "lr"), "beta1": r._get("optim", "beta1"), "beta2": r._get("optim", "beta2"),
                "n_dis": r._get("optim", "n_dis"), "steps": r.last_step(),
                "sec_per_100_G_updates": "" if r.sec_per_100() is None else f"{r.sec_per_100():.6g}",
-               "spectral_breadth": "" if r.spectral_breadth() is None else f"{r.spectral_breadth():.6g}"}
+               "spectral_breadth_step0": _num(r.spectral_breadth(at_start=True)),
+               "spectral_breadth": _num(r.spectral_breadth())}
         for t in tags:
             row[t] = f"{final[t][1]:.6g}" if t in final else ""
             row[f"{t} protocol"] = r.protocols.get(t, "")
@@ -79,7 +175,7 @@ def csv_rows(runs: list[Run], tags: list[str]) -> tuple[list[str], list[dict]]:
     return header, rows
 
 
-def write_report(runs: list[Run], out: str, sources: list[str]) -> dict[str, list[str]]:
+def write_report(runs: list[Run], out: str, sources: list[str], trained: str = DEFAULT_TRAINED) -> dict[str, list[str]]:
     """report.md, report.csv and the plots; returns {group: [plot file names]}."""
     from . import plots
 
@@ -93,12 +189,19 @@ def write_report(runs: list[Run], out: str, sources: list[str]) -> dict[str, lis
 
     md = ["# sngan report", "", f"{len(runs)} runs from {', '.join(sources)}.", "",
           "Final value of each metric (last logged) per norm x setting, ± the std it was logged with "
-          "(metrics/IS_std, ...); cells with several runs show mean ± std over the runs (n).", ""]
+          "(metrics/IS_std, ...); cells with several runs (seeds) show mean ± std over the runs (n). A cell is "
+          f"\"not trained at N\" (N: its G updates) when its mean fails a rule of `--trained {trained}`; such cells "
+          "stay in the tables, marked, and out of every ranking and of Fig. 3.", ""]
+    rules = parse_rules(trained)
     figures = {}
     for group in sorted({r.group for r in runs}):
         g_runs = [r for r in runs if r.group == group]
         g_tags = metric_tags(g_runs)
         md += [f"## {group} (dataset-arch)", ""]
+        untrained = untrained_cells(g_runs, g_tags, rules)
+        ranked, best = ranking(g_runs, g_tags, untrained)
+        if ranked:
+            md += ["### Ranking (trained cells only)", ""] + ranked + [""]
         for tag in g_tags:
             protocols = sorted({r.protocols[tag] for r in g_runs if tag in r.protocols})
             md += [f"### {tag}", "", "Protocol: " + (" / ".join(protocols) or "unknown"), ""]
@@ -106,7 +209,7 @@ def write_report(runs: list[Run], out: str, sources: list[str]) -> dict[str, lis
             if reals:
                 md += [f"Real data measured the same way (IS of real images; FID/KID of one real half against the "
                        f"other): {' / '.join(reals)}", ""]
-            md += markdown_pivot(g_runs, lambda r, t=tag: r.final_with_std(t)) + [""]
+            md += markdown_pivot(g_runs, lambda r, t=tag: r.final_with_std(t), untrained) + [""]
         if not g_tags:
             md += ["No metrics/* tags were logged by these runs (enable metrics in training).", ""]
         md += ["### seconds per 100 generator updates (first window left out as warm-up)", ""]
@@ -120,11 +223,15 @@ def write_report(runs: list[Run], out: str, sources: list[str]) -> dict[str, lis
             md += [""] + markdown_pivot(g_runs, lambda r: None if r.sigma_normalized() is None else r.sigma_normalized()[1])
             md += [""]
         if any(r.spectral_breadth() is not None for r in g_runs):
-            md += ["### spectral breadth of D at the last spectra report (Fig. 6 in one number)", "",
-                   "Per layer sum_i sigma_i^2 / sigma_1^2 over the number of singular values (1: a flat spectrum, "
-                   "1/n: rank one), averaged over D's layers with more than one singular value.", ""]
-            md += markdown_pivot(g_runs, Run.spectral_breadth) + [""]
-        figures[group] = plots.all_figures(g_runs, g_tags, out, group)
+            md += ["### spectral breadth of D (the paper's Fig. 3 in one number)", "",
+                   "Per layer sum_i sigma_i^2 / sigma_1^2 over the number of singular values of the normalized weight "
+                   "(1: a flat spectrum, 1/n: rank one), averaged over D's layers with more than one singular value: "
+                   "first at step 0 (the initialization every run starts from), then at the last spectra report. "
+                   "Compare trained cells: an untrained D keeps its initial breadth.", ""]
+            if any(r.spectral_breadth(at_start=True) is not None for r in g_runs):
+                md += ["At step 0:", ""] + markdown_pivot(g_runs, lambda r: r.spectral_breadth(at_start=True)) + [""]
+            md += ["At the end:", ""] + markdown_pivot(g_runs, Run.spectral_breadth, untrained) + [""]
+        figures[group] = plots.all_figures(g_runs, g_tags, out, group, best or None, frozenset(untrained))
         md += ["### Figures", ""] + [f"![{name}]({name})" for name in figures[group]] + [""]
     md += ["## Runs", "", "| " + " | ".join(CSV_BASE[1:] + tags) + " | run |",
            "|---" * (len(CSV_BASE) + len(tags)) + "|"]
@@ -140,13 +247,17 @@ def report(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="sngan report", description=__doc__.split("\n")[0])
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="run folders or `sngan train -m` sweep folders")
     parser.add_argument("--out", default=None, help="output folder (default: DIR/report for one DIR, else ./report)")
+    parser.add_argument("--trained", default=DEFAULT_TRAINED,
+                        help="rules a cell's mean final metric must meet to count as trained, by metric name "
+                             "(IS covers IS_digits, ...): default %(default)s")
     parser.add_argument("--by", default="", help="comma-separated config keys that also label the rows, e.g. "
                                                  "optim.d_forward,norm.warmup_iters (runs differing there kept apart)")
     args = parser.parse_args(argv)
     out = args.out or (os.path.join(args.dirs[0], "report") if len(args.dirs) == 1 else "report")
+    parse_rules(args.trained)  # a bad rule is refused before any folder is read
     runs = find_runs(args.dirs, tuple(k for k in args.by.split(",") if k))
     try:
-        figures = write_report(runs, out, args.dirs)
+        figures = write_report(runs, out, args.dirs, args.trained)
     except OSError as e:
         raise UserError(f"cannot write the report to {out} ({e.strerror}): pass --out PATH to a writable folder")
     n_fig = sum(len(v) for v in figures.values())

@@ -1,11 +1,11 @@
 """Diagnostics of D's layers: SN's power-iteration sigma, the exact sigma of each weight, the Lipschitz
-constant of each conv as an operator, and singular-value spectra (the paper's Figs. 2 and 6, live).
+constant of each conv as an operator, and singular-value spectra (the paper's Figs. 3 and 9, live).
 
 Layers are named by their module path with indices zero-padded (main.03, blocks.1.conv1), so TensorBoard
 sorts them in network order. Tags: sigma/D/<layer> (SN's estimate), sigma_exact/D/<layer> (SVD of the trained weight),
 sigma_normalized/D/<layer> (SVD of the weight the layer computes with), lipschitz/D/<layer>;
 histograms spectrum/D/<layer>; every spectrum also goes to spectra.jsonl. TensorBoard's Custom Scalars tab
-overlays estimate and exact sigma per layer (the paper's Fig. 2, live).
+overlays estimate, exact sigma and sigma(W_bar) per layer (sigma(W_bar) over training is the paper's Fig. 9).
 """
 from __future__ import annotations
 
@@ -41,13 +41,13 @@ def sigma_report(D, input_sizes: dict | None = None, vectors: dict | None = None
     return scalars, spectra
 
 
-def fig2_layout(D) -> dict:
+def sigma_layout(D) -> dict:
     """TensorBoard custom-scalars layout: per D layer one chart of SN's estimate over the exact sigma."""
     charts = {}
     for layer in weighted_layers(D):
         name = layer_name(layer)
         charts[name] = ["Multiline", [f"sigma/D/{name}", f"sigma_exact/D/{name}", f"sigma_normalized/D/{name}"]]
-    return {"sigma of D's layers (paper Fig. 2)": charts}
+    return {"sigma of D's layers: SN estimate, exact, and sigma(W_bar) (paper Fig. 9)": charts}
 
 
 @register_metric("sigma")
@@ -72,7 +72,7 @@ class SigmaDiagnostics(Metric):
 
     def __call__(self, ctx: MetricContext) -> dict[str, float]:
         if not self.layout_written:
-            ctx.logger.custom_scalars(fig2_layout(ctx.D))
+            ctx.logger.custom_scalars(sigma_layout(ctx.D))
             self.layout_written = True
         with on_device(self.device):  # fp32 (TF32 off), whatever the loop runs in
             scalars, spectra = sigma_report(ctx.D, self.input_sizes, self.vectors)

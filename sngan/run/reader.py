@@ -1,5 +1,5 @@
 """Finished run folders read back for `sngan report`: config, scalars, metrics with their protocols,
-and the last singular-value spectra. Checkpoints are read through the digest check."""
+and the singular-value spectra at step 0 and at the end. Checkpoints are read through the digest check."""
 from __future__ import annotations
 
 import os
@@ -23,6 +23,7 @@ class Run:
     config: dict
     scalars: list[dict]
     spectra: dict | None = None          # the last record of spectra.jsonl
+    spectra_start: dict | None = None    # its step-0 record (the untrained D), when the run logged one
     protocols: dict = field(default_factory=dict)  # metric tag -> protocol text
     real: dict = field(default_factory=dict)       # metric tag -> what real data scored the same way
     method: str = ""  # the row label in a group: the norm, with the loss added where it is not the group's usual
@@ -44,12 +45,16 @@ class Run:
         return str(self._get("setting_name"))
 
     @property
+    def seed(self):
+        return self._get("seed")
+
+    @property
     def loss(self) -> str:
         return str(self._get("loss", "name"))
 
     @property
     def group(self) -> str:
-        """Runs comparable in one table and figure: same dataset and arch (the paper's Fig. 3 puts WGAN-GP
+        """Runs comparable in one table and figure: same dataset and arch (the paper's Figs. 1-2 put WGAN-GP
         beside the norms trained with the standard loss)."""
         return "-".join(str(self._get(k, "name")) for k in ("dataset", "arch"))
 
@@ -72,14 +77,15 @@ class Run:
         std = final.get(tag + STD_SUFFIX)
         return final[tag][1], (std[1] if std else None)
 
-    def spectral_breadth(self) -> float | None:
-        """How flat D's final spectra are (the paper's Fig. 6 in one number): per layer, the stable rank
+    def spectral_breadth(self, at_start: bool = False) -> float | None:
+        """How flat D's spectra are (the paper's Fig. 3 in one number): per layer, the stable rank
         sum_i sigma_i^2 / sigma_1^2 divided by the number of singular values (1: all equal; 1/n: rank one),
-        averaged over the layers with more than one singular value."""
-        if not self.spectra:
+        averaged over the layers with more than one singular value; at the last report, or at step 0 (the init)."""
+        record = self.spectra_start if at_start else self.spectra
+        if not record:
             return None
         shares = [sum(v * v for v in sv) / (sv[0] * sv[0]) / len(sv)
-                  for sv in self.spectra["spectra"].values() if len(sv) > 1 and sv[0] > 0]
+                  for sv in record["spectra"].values() if len(sv) > 1 and sv[0] > 0]
         return statistics.fmean(shares) if shares else None
 
     def sigma_normalized(self) -> tuple[float, float] | None:
@@ -180,7 +186,8 @@ def find_runs(dirs: list[str], by: tuple[str, ...] = ()) -> list[Run]:
                 raise UserError(f"{root} has scalars.jsonl but no run.yaml or checkpoint: "
                                 f"cannot tell its norm and setting; remove it or restore its config")
             spectra = read_jsonl(folder.spectra)
-            run = Run(root, config, read_jsonl(folder.scalars), spectra[-1] if spectra else None)
+            run = Run(root, config, read_jsonl(folder.scalars), spectra[-1] if spectra else None,
+                      next((r for r in spectra if r.get("step") == 0), None))
             run.protocols = _protocols(folder, config, run.final())
             records = [r for r in read_jsonl(folder.metrics) if r.get("real")]
             run.real = {k: v for k, v in records[-1]["real"].items() if k.startswith("metrics/")} if records else {}

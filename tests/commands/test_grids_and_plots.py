@@ -74,8 +74,8 @@ def data_lines(fig):
 def test_every_line_of_every_figure_draws_markers(tmp_path, captured):
     runs = [one_point_run(tmp_path / "a"), one_point_run(tmp_path / "b", norm="none")]
     names = plots.all_figures(runs, ["metrics/FID"], str(tmp_path), "g")
-    assert {"fig3_metrics_g.png", "fig2_sigma_g.png", "fig6_spectra_g_C.png"} <= set(names)
-    for name in ("fig3_metrics_g.png", "fig2_sigma_g.png", "fig6_spectra_g_C.png"):
+    assert {"fig2_fid_g.png", "sigma_estimate_g.png", "fig3_spectra_g.png"} <= set(names)
+    for name in ("fig2_fid_g.png", "sigma_estimate_g.png", "fig3_spectra_g.png"):
         lines = data_lines(captured[name])
         assert lines, name
         for line in lines:
@@ -85,7 +85,7 @@ def test_every_line_of_every_figure_draws_markers(tmp_path, captured):
 
 def test_a_single_sigma_report_is_drawn_as_visible_markers(tmp_path, captured):
     plots.fig_sigma([one_point_run(tmp_path / "a")], str(tmp_path), "g")
-    lines = data_lines(captured["fig2_sigma_g.png"])
+    lines = data_lines(captured["sigma_estimate_g.png"])
     exact = [line for line in lines if line.get_linestyle() == "-"]
     estimate = [line for line in lines if line.get_linestyle() == "--"]
     assert len(exact) == 1 and len(estimate) == 1

@@ -61,8 +61,8 @@ def test_wgan_gp_shares_the_figure_and_table_of_the_norms(tmp_path):
     run_cli(["report", str(tmp_path / "sweep"), "--out", str(tmp_path / "out")], cwd=tmp_path, env=ENV)
     md = (tmp_path / "out" / "report.md").read_text()
     assert "| gp (wgan) | 40 |  |" in md and "| sn | 30 | 31 |" in md
-    assert os.path.getsize(tmp_path / "out" / "fig3_metrics_cifar10-dcgan.png") > 10_000
-    assert not os.path.exists(tmp_path / "out" / "fig3_metrics_cifar10-dcgan-wgan.png")
+    assert os.path.getsize(tmp_path / "out" / "fig2_fid_cifar10-dcgan.png") > 10_000
+    assert not os.path.exists(tmp_path / "out" / "fig2_fid_cifar10-dcgan-wgan.png")
 
 
 def add_scalars(path, rows):
@@ -99,7 +99,7 @@ def test_std_tags_are_shown_as_spread_of_their_metric(tmp_path, monkeypatch):
     assert "### metrics/IS\n" in md and "### metrics/IS_std" not in md
     assert "| sn | 7 ± 0.5 | 6 ± 0.25 |" in md          # the last logged spread, next to the last mean
     assert "| sn | 30 | 31 |" in md                     # FID logs no std: the value alone
-    # fig3: one panel per metric (none for IS_std), error bars = the logged std of the single run
+    # Fig. 1: one panel per IS metric (none for IS_std), error bars = the logged std of the single run
     is_bars = [(label, x, y, e) for title, label, x, y, e in bars if title.startswith("metrics/IS ")]
     assert is_bars == [("sn", [0, 1], [7.0, 6.0], [0.5, 0.25])]
     assert not any(title.startswith("metrics/IS_std") for title, *_ in bars)
@@ -138,7 +138,63 @@ def test_tiny_sweep_then_report(tmp_path):
         assert all(r[tag] != "" and "3 std" in r[f"{tag} protocol"] for r in rows)
     assert all(float(r["sec_per_100_G_updates"]) > 0 for r in rows)
     group = "ring8-mlp"
-    for name in (f"fig3_metrics_{group}.png", f"fig2_sigma_{group}.png", f"fig6_spectra_{group}_B.png",
-                 f"fig6_spectra_{group}_C.png", f"fig10_time_{group}.png"):
+    for name in (f"metrics_{group}.png", f"sigma_estimate_{group}.png", f"fig3_spectra_{group}.png",
+                 f"fig9_sigma_normalized_{group}_C.png", f"fig10_time_{group}.png"):
         assert os.path.getsize(out / name) > 10_000, name  # a drawn figure, not an empty canvas
         assert f"]({name})" in (out / "report.md").read_text()
+
+
+def seeded_run(path, norm, setting, seed, is_value, fid, spectra_end, spectra_start=(1.0, 1.0, 1.0)):
+    """A run with a seed, an IS/FID pair at step 1000, spectra at step 0 and 1000, and sigma(W_bar) per step."""
+    fake_run(path, norm, setting, fid)
+    with open(path / "run.yaml", "a") as f:
+        f.write(f"seed: {seed}\n")
+    add_scalars(path, [(1000, "metrics/IS_digits", is_value), (1000, "metrics/FID_digits", fid)]
+                + [(step, "sigma_normalized/D/fc", 1.0 + 0.01 * seed + step / 1e5) for step in (0, 500, 1000)])
+    (path / "spectra.jsonl").write_text(
+        json.dumps({"step": 0, "norm": norm, "spectra": {"fc": list(spectra_start)}}) + "\n"
+        + json.dumps({"step": 1000, "norm": norm, "spectra": {"fc": list(spectra_end)}}) + "\n")
+
+
+def test_seeds_untrained_cells_ranking_and_the_papers_figures(tmp_path, monkeypatch):
+    from sngan.commands import plots
+    from sngan.commands.report import write_report
+
+    # sn: trained in C (IS 6, 7) and D (IS 5, 5), untrained in B (IS 1.5); gp: trained in B only
+    cells = [("sn", "B", 1.5, 200.0), ("sn", "C", 6.0, 10.0), ("sn", "C", 7.0, 12.0), ("sn", "D", 5.0, 20.0),
+             ("sn", "D", 5.0, 22.0), ("gp", "B", 4.0, 15.0), ("gp", "C", 2.0, 150.0)]
+    for i, (norm, setting, is_value, fid) in enumerate(cells):
+        seeded_run(tmp_path / "sweep" / str(i), norm, setting, i % 2, is_value, fid, (1.0, 0.5, 0.25))
+    runs = find_runs([str(tmp_path / "sweep")])
+    drawn = {}
+    original = plots.fig_spectra
+
+    def spy(runs_, out, group, best):
+        drawn["best"] = dict(best)
+        return original(runs_, out, group, best)
+
+    monkeypatch.setattr(plots, "fig_spectra", spy)
+    figures = write_report(runs, str(tmp_path / "out"), ["sweep"])
+    md = (tmp_path / "out" / "report.md").read_text()
+    rows = list(csv.DictReader(open(tmp_path / "out" / "report.csv")))
+    assert sorted({r["seed"] for r in rows}) == ["0", "1"]
+    # mean ± std over seeds; the failing cells marked with their length and kept out of the ranking
+    assert "6.5 ± 0.71 (n=2)" in md
+    assert "1.5 (not trained at 1000)" in md and "2 (not trained at 1000)" in md
+    assert "| sn | 2 of 3 | C | 11 ± 1.4 (n=2) | 16 |" in md   # best trained FID cell, mean over C and D only
+    assert "| gp | 1 of 2 | B | 15 | 15 |" in md
+    assert md.index("| sn | 2 of 3 |") < md.index("| gp | 1 of 2 |")  # ranked by the best cell's FID
+    assert drawn["best"] == {"sn": "C", "gp": "B"}  # Fig. 3: each norm at its best trained setting
+    # breadth at step 0 (flat init spectra: 1.0) next to the end ((1 + 0.25 + 0.0625) / 3)
+    assert [float(r["spectral_breadth_step0"]) for r in rows] == [1.0] * len(cells)
+    assert "At step 0:" in md and "| sn | 1 (n=2) |" not in md and "| sn | 1 | 1 ± 0 (n=2) | 1 ± 0 (n=2) |" in md
+    names = set(figures["cifar10-dcgan"])
+    assert {"fig1_inception_score_cifar10-dcgan.png", "fig2_fid_cifar10-dcgan.png", "fig3_spectra_cifar10-dcgan.png",
+            "fig9_sigma_normalized_cifar10-dcgan_C.png", "sigma_estimate_cifar10-dcgan.png",
+            "fig10_time_cifar10-dcgan.png"} <= names
+
+
+def test_a_bad_trained_rule_is_refused(tmp_path):
+    fake_run(tmp_path / "sweep" / "0", "sn", "A", 30.0)
+    proc = run_cli(["report", str(tmp_path / "sweep"), "--trained", "IS=3"], cwd=tmp_path, check=False, env=ENV)
+    assert proc.returncode == 2 and "NAME>=VALUE" in proc.stderr and not (tmp_path / "sweep" / "report").exists()
