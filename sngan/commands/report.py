@@ -66,11 +66,11 @@ def markdown_pivot(runs: list[Run], value, untrained: dict | None = None) -> lis
 
 # ---- which cells trained, and the ranking of the trained ones ---------------------------------------------
 
-DEFAULT_TRAINED = "IS>=3,high_quality>=0.1"  # IS: at least 3 effective classes; 2-D: 10% of points near a mode
+DEFAULT_TRAINED = "IS>=3,modes>=2"  # IS: at least 3 effective classes; 2-D: 2 modes reached (an untrained G sits near 0)
 
 
 def parse_rules(text: str) -> list[tuple[str, str, float]]:
-    """'IS>=3,high_quality>=0.1' -> [(metric base name, '>=' or '<=', threshold)]."""
+    """'IS>=3,modes>=2' -> [(metric base name, '>=' or '<=', threshold)]."""
     rules = []
     for part in (p.strip() for p in text.split(",") if p.strip()):
         op = ">=" if ">=" in part else "<=" if "<=" in part else None
