@@ -23,13 +23,13 @@ EXIT_INTERRUPTED = 75  # sngan.errors.EXIT_INTERRUPTED: stopped by SIGTERM after
 def sizes(mode: str) -> dict:
     """Run lengths and widths per mode: gpu fits 7 minutes on one H200, cpu-smoke 5 minutes on 2 cores."""
     if mode == "gpu":
-        return {"device": "cuda", "resume_steps": 200, "cut_after": 100, "resume_widths": [],
+        return {"device": "cuda", "resume_steps": 400, "cut_after": 100, "resume_widths": [],
                 "presets": "default,gpu,reduce-overhead", "tp_steps": 60, "tp_warmup": 20, "paper_widths": [],
-                "batch": 64, "oh_steps": 60, "oh_d_steps": 30, "compiled": "gpu", "resume_tolerance": 5e-2}
+                "batch": 64, "oh_steps": 60, "oh_d_steps": 30}
     return {"device": "cpu", "resume_steps": 16, "cut_after": 8, "resume_widths": ["arch.g_ch=16", "arch.d_ch=8"],
             "presets": "default,aot_eager", "tp_steps": 2, "tp_warmup": 2,
             "paper_widths": ["arch.g_ch=16", "arch.d_ch=16", "optim.g_batch_size=8"], "batch": 4, "oh_steps": 2,
-            "oh_d_steps": 1, "compiled": "aot_eager", "resume_tolerance": 5e-2}
+            "oh_d_steps": 1}
 
 
 class Check:
@@ -108,8 +108,9 @@ def scalar_step(run: str) -> int:
 
 
 def resume(check: Check, s: dict, preset: str) -> dict:
-    """Train, stop with SIGTERM half way, rerun the same command: it must resume from the stop's checkpoint and
-    end close to a run that was never stopped (bitwise on the CPU's default path)."""
+    """Train, stop with SIGTERM early, rerun the same command: it must resume from the stop's checkpoint and end as
+    close to a run that was never stopped as two unstopped runs are to each other (CUDA kernels are not all
+    deterministic: that distance is the floor); bitwise equal on the CPU's default path."""
     name = f"resume_{preset.replace('-', '_')}"
     root = os.path.join(check.out, name)
     job = ["train", "dataset=digits", "arch=dcgan", f"speed={'gpu' if preset != 'default' else 'default'}",
@@ -117,28 +118,30 @@ def resume(check: Check, s: dict, preset: str) -> dict:
            "metrics.enabled=false", "train.ckpt_every=100000", "train.sample_every=100000", *s["resume_widths"]]
     if preset == "aot_eager":
         job.append("speed.compile=aot_eager")
-    full, cut = os.path.join(root, "full"), os.path.join(root, "cut")
-    with open(check.log(name), "a") as f:  # the uninterrupted run and the one to stop, side by side
-        uninterrupted = subprocess.Popen(check.sngan + job + [f"hydra.run.dir={full}"], stdout=f,
-                                         stderr=subprocess.STDOUT)
+    full, again, cut = (os.path.join(root, n) for n in ("full", "full_again", "cut"))
+    with open(check.log(name), "a") as f:  # two uninterrupted runs and the one to stop, side by side
+        unstopped = [subprocess.Popen(check.sngan + job + [f"hydra.run.dir={d}"], stdout=f, stderr=subprocess.STDOUT)
+                     for d in (full, again)]
         stopped = subprocess.Popen(check.sngan + job + [f"hydra.run.dir={cut}"], stdout=f, stderr=subprocess.STDOUT)
         deadline = time.time() + 300
         while scalar_step(cut) < s["cut_after"] and stopped.poll() is None and time.time() < deadline:
-            time.sleep(0.2)
+            time.sleep(0.05)
         stopped.send_signal(signal.SIGTERM)
         stop_rc = stopped.wait(timeout=300)
-        full_rc = uninterrupted.wait(timeout=420)
+        full_rcs = [p.wait(timeout=420) for p in unstopped]
     stopped_at = scalar_step(cut)
     rerun_rc = check.run(name, check.sngan + job + [f"hydra.run.dir={cut}"])
     with open(check.log(name)) as f:
-        resumed = re.search(r"resum\w* (?:from|at) ", f.read(), re.IGNORECASE) is not None
+        resumed = re.search(r"resumed from \S+ at step \d+", f.read()) is not None
     diff, step_full, step_cut = generator_difference(full, cut)
+    floor = generator_difference(full, again)[0]
     exact_expected = s["device"] == "cpu" and preset == "default"
-    close = diff == 0.0 if exact_expected else diff <= s["resume_tolerance"]
-    ok = (full_rc == 0 and stop_rc == EXIT_INTERRUPTED and rerun_rc == 0 and resumed
-          and step_full == step_cut == s["resume_steps"] and close)
-    return {"ok": ok, "max_abs_G_diff": diff, "bitwise_expected": exact_expected, "stopped_near_step": stopped_at,
-            "exit_codes": {"uninterrupted": full_rc, "sigterm": stop_rc, "rerun": rerun_rc}, "resumed": resumed}
+    close = diff == 0.0 if exact_expected else diff <= 10 * floor + 1e-5
+    ok = (full_rcs == [0, 0] and stop_rc == EXIT_INTERRUPTED and rerun_rc == 0 and resumed
+          and step_full == step_cut == s["resume_steps"] and stopped_at < s["resume_steps"] and close)
+    return {"ok": ok, "max_abs_G_diff": diff, "unstopped_runs_max_abs_G_diff": floor,
+            "bitwise_expected": exact_expected, "stopped_near_step": stopped_at,
+            "exit_codes": {"uninterrupted": full_rcs, "sigterm": stop_rc, "rerun": rerun_rc}, "resumed": resumed}
 
 
 def throughput(check: Check, s: dict) -> dict:
