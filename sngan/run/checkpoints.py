@@ -125,7 +125,9 @@ def load_checkpoint(path: str, map_location="cpu") -> dict:
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path}: pass ckpt=PATH to a ckpt_*.pt file") from None
     except Exception as e:  # truncated zip, bad pickle, ...
-        if not _looks_saved_by_torch(path):  # a text file, an image, ...: nothing to delete, a wrong path
+        name = os.path.basename(path)
+        written_by_sngan = name == "best.pt" or (name.startswith("ckpt_") and name.endswith(".pt"))
+        if not written_by_sngan and not _looks_saved_by_torch(path):  # a text file, an image: a wrong path
             raise CheckpointError(f"{path} is not a checkpoint (not a file torch.save wrote): pass ckpt= a "
                                   f"ckpt_*.pt file or a run folder") from None
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({type(e).__name__}): "
