@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import os
 import pkgutil
+import subprocess
+import sys
 
 import pytest
 from omegaconf import OmegaConf
@@ -89,21 +92,31 @@ def test_name_guard_and_hparams_agree_on_what_defines_a_run(override, defining):
     assert (in_name, guarded, in_hparams) == (defining, defining, defining)
 
 
-def test_one_start_composes_the_config_once(tmp_path, monkeypatch):
-    from hydra._internal.hydra import Hydra
+COUNT_COMPOSITIONS = """
+import sys
+from hydra._internal.hydra import Hydra
+from sngan import cli
 
-    from sngan import cli
+calls = []
+original = Hydra.compose_config
 
-    calls = []
-    original = Hydra.compose_config
+def counting(self, *args, **kwargs):
+    calls.append(1)
+    return original(self, *args, **kwargs)
 
-    def counting(self, *args, **kwargs):
-        calls.append(args[:1])
-        return original(self, *args, **kwargs)
+Hydra.compose_config = counting
+try:
+    cli.main(sys.argv[1:])
+finally:
+    print("compositions:", len(calls))
+"""
 
-    monkeypatch.setattr(Hydra, "compose_config", counting)
-    monkeypatch.chdir(tmp_path)
-    cli.main(["train", "dataset=ring8", "arch=mlp", "train.steps=2", "train.progress=false",
-              f"hydra.run.dir={tmp_path / 'run'}"])
-    assert (tmp_path / "run" / "checkpoints").is_dir() or any((tmp_path / "run").iterdir())
-    assert len(calls) == 1, calls
+
+def test_one_start_composes_the_config_once(tmp_path):
+    # in its own process: a start leaves Hydra's global state set, as it should in a CLI
+    result = subprocess.run([sys.executable, "-c", COUNT_COMPOSITIONS, "train", "dataset=ring8", "arch=mlp",
+                             "train.steps=2", "train.progress=false", f"hydra.run.dir={tmp_path / 'run'}"],
+                            cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "run" / "checkpoints").is_dir()
+    assert "compositions: 1" in result.stdout, result.stdout
