@@ -99,6 +99,9 @@ def _metric_panels(runs, tags, out, title, name, untrained=frozenset()) -> str |
         ax.set_xticks(range(len(settings)), settings)
         ax.set_xlabel("setting (paper Table 1)")
         ax.set_ylabel(tag.split("/", 1)[1])
+        if tag.split("/", 1)[1].split("_")[0] in ("FID", "KID") and all(
+                v > 0 for r in runs for t, (_, v) in r.final().items() if t == tag):
+            ax.set_yscale("log")  # as the paper draws FID: failed cells are orders of magnitude above the rest
         ax.set_title(f"{tag} per setting")
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
