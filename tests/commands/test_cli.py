@@ -11,7 +11,7 @@ from PIL import Image
 from conftest import SMALL, run_cli
 
 TINY = [o for o in SMALL if not o.startswith("train.steps")] + ["arch.g_ch=32", "arch.d_ch=8"]
-# the shared run pins the paper's setting C and bce (not digits' recommended Adam 1e-3, beta1 0, hinge): the
+# the shared run pins the paper's setting C and bce (not the digits quickstart recipe's Adam 1e-3, beta1 0, hinge): the
 # sigma_normalized bound below holds for one power iteration per step at that learning rate
 RECIPE = ["setting=C", "loss=bce"]
 
@@ -99,7 +99,7 @@ def test_help_lists_commands(tmp_path):
 
 @pytest.mark.slow
 def test_multirun_sweep_gives_each_run_its_folder(tmp_path):
-    # loss=bce: without it digits' recommended loss (hinge) would name the folders
+    # loss=bce: without it the digits quickstart recipe's loss (hinge) would name the folders
     run_cli(["train", "-m", "setting=B,C", "norm=none,sn", "loss=bce", "train.steps=2",
              f"hydra.sweep.dir={tmp_path / 'sweep'}", *TINY], cwd=tmp_path)
     sweep = tmp_path / "sweep" / "digits"

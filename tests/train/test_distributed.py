@@ -17,7 +17,7 @@ from conftest import SMALL, compose_train, run_cli, sngan_exe
 RUN = SMALL + ["train.steps=3", "train.log_every=1", "metrics.every.sigma=3", "train.sample_every=3",
                "train.ckpt_every=3", "speed.threads=1",
                # the recipe the tolerances below were measured with (Adam 2e-4, beta1 0.5, the CNN's default
-               # widths), not the dataset's recommended one
+               # widths), not the quickstart recipe's
                "setting=C", "loss=bce", "arch.g_ch=null", "arch.d_ch=null", "ema.enabled=false"]
 
 
