@@ -15,6 +15,14 @@ class DataError(UserError):
     """A dataset is missing or unreadable."""
 
 
+class DownloadError(DataError):
+    """A dataset's download failed; `reason` names the cause (e.g. the URLError behind torchvision's error)."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
 # Exit codes of `sngan train`, besides 0 (done) and 2 (a UserError above: fix the input and rerun).
 EXIT_NONFINITE = 3      # a NaN/inf loss or gradient halted training before the optimizer step
 EXIT_INTERRUPTED = 75   # SIGTERM/SIGINT/SIGUSR1/SIGUSR2: checkpoint written, rerun the command to resume

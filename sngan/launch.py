@@ -29,7 +29,9 @@ NO_RECORD = "hydra.output_subdir=null"
 def _hydra(command: str):
     from hydra._internal.hydra import Hydra
     from hydra._internal.utils import create_config_search_path
+    from hydra.core.global_hydra import GlobalHydra
 
+    GlobalHydra.instance().clear()  # one per composition: an earlier (failed) one would refuse the new one
     return Hydra.create_main_hydra2(task_name=f"sngan {command}", config_search_path=create_config_search_path(CONFIG_PATH))
 
 
@@ -49,9 +51,6 @@ def hydra_message(command: str, config_name: str, overrides: list[str], error: E
 
 def known_keys(config_name: str, overrides: list[str]) -> list[str]:
     """Every dotted key of the config composed without the offending override (the error path only)."""
-    from hydra.core.global_hydra import GlobalHydra
-
-    GlobalHydra.instance().clear()  # the failed composition's instance: this one only lists the keys
     try:
         cfg = _hydra("keys").compose_config(config_name, overrides, run_mode=_run_mode(False))
     except Exception:

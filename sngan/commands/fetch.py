@@ -21,7 +21,7 @@ def dataset_config(name: str, root: str | None):
 
 def fetch_dataset(name: str, root: str | None) -> str:
     from ..data.images import load_images
-    from ..errors import DataError
+    from ..errors import DownloadError
     from ..fsutil import removed_on_failure, root_cause
 
     cfg = dataset_config(name, root)
@@ -29,16 +29,17 @@ def fetch_dataset(name: str, root: str | None) -> str:
         with removed_on_failure(cfg.root):
             for split in ("train", "test"):
                 load_images(cfg, split)
-    except DataError as e:  # the loader's own download failed: its message carries the cause
-        reason = str(e).split("downloading it failed (", 1)[-1].split("): run", 1)[0]
-        raise UserError(f"cannot download {name} to {os.path.abspath(cfg.root)} ({reason}): this machine "
-                        f"cannot reach the dataset's server: run `sngan fetch` where it can and copy the folder "
-                        f"here, or copy the files there by hand") from None
+    except UserError as e:
+        if not isinstance(e, DownloadError):
+            raise
+        reason = e.reason  # the loader's own download failed
     except Exception as e:  # URLError, HTTP errors, interrupted archives
-        raise UserError(f"cannot download {name} to {os.path.abspath(cfg.root)} ({root_cause(e)}): this machine "
-                        f"cannot reach the dataset's server: run `sngan fetch` where it can and copy the folder "
-                        f"here, or copy the files there by hand") from None
-    return os.path.abspath(cfg.root)
+        reason = root_cause(e)
+    else:
+        return os.path.abspath(cfg.root)
+    raise UserError(f"cannot download {name} to {os.path.abspath(cfg.root)} ({reason}): this machine cannot reach "
+                    f"the dataset's server: run `sngan fetch` where it can and copy the folder here, or copy the "
+                    f"files there by hand")
 
 
 def fetch_inception(dest: str | None) -> str:

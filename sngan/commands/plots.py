@@ -23,7 +23,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ..run.reader import method_key, setting_key  # noqa: E402
+from ..run.reader import method_key, metric_base, setting_key  # noqa: E402
 
 DPI = 110
 
@@ -99,8 +99,7 @@ def _metric_panels(runs, tags, out, title, name, untrained=frozenset()) -> str |
         ax.set_xticks(range(len(settings)), settings)
         ax.set_xlabel("setting (paper Table 1)")
         ax.set_ylabel(tag.split("/", 1)[1])
-        if tag.split("/", 1)[1].split("_")[0] in ("FID", "KID") and all(
-                v > 0 for r in runs for t, (_, v) in r.final().items() if t == tag):
+        if metric_base(tag) in ("FID", "KID") and all(r.final()[tag][1] > 0 for r in runs if tag in r.final()):
             ax.set_yscale("log")  # as the paper draws FID: failed cells are orders of magnitude above the rest
         ax.set_title(f"{tag} per setting")
         ax.grid(alpha=0.3)
@@ -113,8 +112,8 @@ def _metric_panels(runs, tags, out, title, name, untrained=frozenset()) -> str |
 
 def fig_metrics(runs, tags, out, group, untrained=frozenset()) -> list[str]:
     """Figs. 1 and 2 of the paper (IS and FID per setting), and the other metrics in the same style."""
-    is_tags = [t for t in tags if t.split("/", 1)[1].split("_")[0] == "IS"]
-    fid_tags = [t for t in tags if t.split("/", 1)[1].split("_")[0] == "FID"]
+    is_tags = [t for t in tags if metric_base(t) == "IS"]
+    fid_tags = [t for t in tags if metric_base(t) == "FID"]
     other = [t for t in tags if t not in is_tags and t not in fid_tags]
     names = [_metric_panels(runs, is_tags, out, f"Inception score per setting ({group}; paper Fig. 1)",
                             f"fig1_inception_score_{group}.png", untrained),

@@ -13,7 +13,7 @@ import os
 import statistics
 
 from ..errors import UserError
-from ..run.reader import STD_SUFFIX, Run, find_runs, method_key, setting_key
+from ..run.reader import STD_SUFFIX, Run, find_runs, method_key, metric_base, setting_key
 
 def all_metric_tags(runs: list[Run]) -> list[str]:
     return sorted({tag for r in runs for tag in r.final()})
@@ -84,35 +84,26 @@ def parse_rules(text: str) -> list[tuple[str, str, float]]:
     return rules
 
 
-def _base(tag: str) -> str:
-    """metrics/IS_digits -> IS; metrics/high_quality -> high_quality."""
-    name = tag.split("/", 1)[-1]
-    for base in ("IS", "FID", "KID"):
-        if name == base or name.startswith(base + "_"):
-            return base
-    return name
-
-
 def untrained_cells(runs: list[Run], tags: list[str], rules) -> dict[tuple[str, str], int]:
     """(method, setting) -> its last step, for the cells whose mean final value fails a rule on a logged tag."""
     out = {}
     for (method, setting) in {(r.method, r.setting) for r in runs}:
         cell_runs = [r for r in runs if r.method == method and r.setting == setting]
         for tag in tags:
-            for base, op, threshold in rules:
-                if _base(tag) != base:
-                    continue
-                values = [r.final()[tag][1] for r in cell_runs if tag in r.final()]
-                if values and not (statistics.fmean(values) >= threshold if op == ">=" else
-                                   statistics.fmean(values) <= threshold):
-                    out[(method, setting)] = max(r.last_step() for r in cell_runs)
+            values = [r.final()[tag][1] for r in cell_runs if tag in r.final()]
+            if not values:
+                continue
+            mean = statistics.fmean(values)
+            if any(not (mean >= threshold if op == ">=" else mean <= threshold)
+                   for base, op, threshold in rules if base == metric_base(tag)):
+                out[(method, setting)] = max(r.last_step() for r in cell_runs)
     return out
 
 
 def primary_tag(tags: list[str]) -> tuple[str, bool] | None:
     """The metric that ranks (FID, else IS, else kl_modes, else the first), and whether lower is better."""
     for base, lower in (("FID", True), ("IS", False), ("kl_modes", True)):
-        found = [t for t in tags if _base(t) == base]
+        found = [t for t in tags if metric_base(t) == base]
         if found:
             return found[0], lower
     return (tags[0], False) if tags else None
@@ -146,8 +137,6 @@ def ranking(runs: list[Run], tags: list[str], untrained: dict) -> tuple[list[str
     return head + [row for _, row in sorted(rows, key=lambda item: item[0])], best
 
 
-
-
 CSV_BASE = ["run", "dataset", "arch", "loss", "norm", "setting", "seed", "lr", "beta1", "beta2", "n_dis", "steps",
             "sec_per_100_G_updates", "spectral_breadth_step0", "spectral_breadth"]
 
@@ -165,7 +154,7 @@ def csv_rows(runs: list[Run], tags: list[str]) -> tuple[list[str], list[dict]]:
                "loss": r._get("loss", "name"), "norm": r.norm, "setting": r.setting, "seed": r.seed,
                "lr": r._get("optim", "lr"), "beta1": r._get("optim", "beta1"), "beta2": r._get("optim", "beta2"),
                "n_dis": r._get("optim", "n_dis"), "steps": r.last_step(),
-               "sec_per_100_G_updates": "" if r.sec_per_100() is None else f"{r.sec_per_100():.6g}",
+               "sec_per_100_G_updates": _num(r.sec_per_100()),
                "spectral_breadth_step0": _num(r.spectral_breadth(at_start=True)),
                "spectral_breadth": _num(r.spectral_breadth())}
         for t in tags:

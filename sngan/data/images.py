@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, DownloadError
 
 DATASETS = ("digits", "mnist", "cifar10", "stl10", "imagenet")
 
@@ -90,9 +90,9 @@ def _download(cfg, torchvision_cls, **kwargs) -> None:
         except Exception as e:  # no network, disk full, ...
             causes = [line.strip() for line in said.getvalue().splitlines() if "rror" in line or "Errno" in line]
             reason = root_cause(e) + (f"; {causes[-1]}" if causes else "")
-            raise DataError(f"{cfg.name} is not at {os.path.abspath(root)} and downloading it failed "
-                            f"({reason}): run `sngan fetch` on a machine with internet and copy the folder "
-                            f"here, or pass dataset.root=PATH to a copy") from None
+            raise DownloadError(f"{cfg.name} is not at {os.path.abspath(root)} and downloading it failed "
+                                f"({reason}): run `sngan fetch` on a machine with internet and copy the folder "
+                                f"here, or pass dataset.root=PATH to a copy", reason) from None
         sys.stderr.write(said.getvalue())  # the download's own report, off stdout
 
 

@@ -16,7 +16,7 @@ import os
 import torch
 
 from ..errors import UserError
-from .layout import RunFolder, list_checkpoints
+from .layout import CKPT_RE, RunFolder, list_checkpoints
 
 
 BEST = "best.pt"
@@ -125,8 +125,7 @@ def load_checkpoint(path: str, map_location="cpu") -> dict:
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path}: pass ckpt=PATH to a ckpt_*.pt file") from None
     except Exception as e:  # truncated zip, bad pickle, ...
-        name = os.path.basename(path)
-        written_by_sngan = name == "best.pt" or (name.startswith("ckpt_") and name.endswith(".pt"))
+        written_by_sngan = os.path.basename(path) == BEST or CKPT_RE.search(path)
         if not written_by_sngan and not _looks_saved_by_torch(path):  # a text file, an image: a wrong path
             raise CheckpointError(f"{path} is not a checkpoint (not a file torch.save wrote): pass ckpt= a "
                                   f"ckpt_*.pt file or a run folder") from None

@@ -17,6 +17,16 @@ TIME_TAG = "time/sec_per_100_G_updates"
 STD_SUFFIX = "_std"  # metrics/IS_std is the spread of metrics/IS: shown as ± next to it, not on its own
 
 
+def metric_base(tag: str) -> str:
+    """The metric a tag measures, whatever its feature extractor: metrics/IS_digits -> IS, metrics/FID -> FID,
+    metrics/high_quality -> high_quality."""
+    name = tag.split("/", 1)[-1]
+    for base in ("IS", "FID", "KID"):
+        if name == base or name.startswith(base + "_"):
+            return base
+    return name
+
+
 @dataclass
 class Run:
     path: str
