@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .data.options import parse_dataset
 from .errors import ConfigError
 from .gan.archs import ArchChoice, ModelShape, build_discriminator, build_generator, model_shape, parse_arch
 from .gan.norms import Norm, apply_norm_g, build_norm, fold_parametrizations
@@ -25,6 +26,7 @@ class ModelRecipe:
     """Everything G and D are built from."""
 
     arch: ArchChoice
+    dataset: object     # sngan.data.options.ImageDataset or PointDataset: the data the models are shaped for
     shape: ModelShape
     norm: Norm          # D's normalization (registry entry with its options)
     norm_g: str         # none | sn
@@ -40,8 +42,9 @@ def model_recipe(cfg) -> ModelRecipe:
             raise ConfigError(f"{key} must be a whole number, got {value!r}: pass e.g. {key}=128")
     if int(cfg.z_dim) < 1:
         raise ConfigError(f"z_dim must be >= 1, got {cfg.z_dim}")
-    return ModelRecipe(arch, model_shape(cfg, arch), build_norm(cfg.norm), check_norm_g(str(cfg.get("norm_g"))),
-                       int(cfg.seed))
+    dataset = parse_dataset(cfg.dataset)
+    return ModelRecipe(arch, dataset, model_shape(cfg.z_dim, dataset, arch), build_norm(cfg.norm),
+                       check_norm_g(str(cfg.get("norm_g"))), int(cfg.seed))
 
 
 def build_generator_of(recipe: ModelRecipe) -> nn.Module:
@@ -116,14 +119,17 @@ def checkpoint_models_differ(state: dict, signatures: dict) -> str | None:
 
 def generator_from_state(state: dict, device: torch.device | str = "cpu", prefer_ema: bool = True,
                          path: str = "the checkpoint"):
-    """A checkpoint's generator (its EMA copy when present and preferred), parametrizations folded, in eval
-    mode, and the training config it was made with. A checkpoint of another architecture is refused."""
+    """(G, recipe, config) of a checkpoint: its generator (the EMA copy when present and preferred), parametrizations
+    folded, in eval mode; the recipe it was built from (data shape, dataset); and its training config. A checkpoint
+    of another architecture is refused."""
     from omegaconf import OmegaConf
 
     from .run.checkpoints import CheckpointError
+    from .run.legacy import upgrade_config
 
-    cfg = OmegaConf.create(state["config"])
-    G = build_generator_of(model_recipe(cfg))
+    cfg = OmegaConf.create(upgrade_config(state["config"]))
+    recipe = model_recipe(cfg)
+    G = build_generator_of(recipe)
     problem = checkpoint_models_differ(state, {"G": architecture_signature(G)})
     if problem:
         raise CheckpointError(f"cannot load {path}: {problem}")
@@ -133,7 +139,7 @@ def generator_from_state(state: dict, device: torch.device | str = "cpu", prefer
         raise CheckpointError(f"cannot load {path}: its generator does not fit the model its config builds ({misfit})")
     G.load_state_dict(weights)
     G.eval()  # fold with u, v as saved: in training mode reading the weight would iterate once more
-    return fold_parametrizations(G).to(device), cfg
+    return fold_parametrizations(G).to(device), recipe, cfg
 
 
 def load_generator(ckpt: str, device: torch.device | str = "cpu", prefer_ema: bool = True, with_config: bool = False):
@@ -142,5 +148,5 @@ def load_generator(ckpt: str, device: torch.device | str = "cpu", prefer_ema: bo
     from .run.checkpoints import load_checkpoint, resolve_checkpoint
 
     path = resolve_checkpoint(str(ckpt))
-    G, cfg = generator_from_state(load_checkpoint(path, map_location="cpu"), device, prefer_ema, path)
+    G, _, cfg = generator_from_state(load_checkpoint(path, map_location="cpu"), device, prefer_ema, path)
     return (G, cfg) if with_config else G

@@ -96,3 +96,10 @@ def fidelity_of(cfg, **changes):
     from sngan.metrics.fidelity import parse_fidelity
 
     return dataclasses.replace(parse_fidelity(cfg.metrics), **changes)
+
+
+def shape_of(cfg):
+    """The ModelShape G and D are built for (sngan.build.model_recipe)."""
+    from sngan.build import model_recipe
+
+    return model_recipe(cfg).shape

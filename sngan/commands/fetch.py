@@ -9,14 +9,18 @@ from omegaconf import OmegaConf
 from ..errors import UserError
 from ..metrics import inception
 
-DOWNLOADABLE = ("mnist", "cifar10", "stl10")  # torchvision datasets; digits ship with scikit-learn
+DOWNLOADABLE = ("mnist", "fashion_mnist", "cifar10", "stl10")  # torchvision datasets; digits ship with scikit-learn
 
 
 def dataset_config(name: str, root: str | None):
     from importlib.resources import files
 
+    from ..data.options import parse_dataset
+
     cfg = OmegaConf.load(str(files("sngan.conf").joinpath("dataset", f"{name}.yaml")))
-    return OmegaConf.merge(cfg, {"download": True, **({"root": os.path.join(root, name)} if root else {})})
+    # into --root/<name>, else the dataset's own folder (data/<name>): never the read-only system folder
+    folder = os.path.join(root, name) if root else (cfg.root or os.path.join("data", name))
+    return parse_dataset(OmegaConf.merge(cfg, {"download": True, "root": folder, "system_root": None}))
 
 
 def fetch_dataset(name: str, root: str | None) -> str:

@@ -78,7 +78,7 @@ def dataset_overrides(dataset: str, tmp: str) -> tuple[list[str], str]:
     except DataError:  # files absent: synthetic images of the right shape
         synth = os.path.join(tmp, dataset)
         write_synthetic(dataset, synth)
-        return [f"dataset.root={synth}"], f"synthetic (no files at {cfg.dataset.root})"
+        return [f"dataset.root={synth}"], f"synthetic (no files at {cfg.dataset.root or 'data/' + dataset})"
 
 
 def run_throughput(pairs, options, steps, warmup, batch_size, device, extra, presets=None) -> list[dict]:

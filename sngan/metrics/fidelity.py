@@ -1,13 +1,14 @@
 """IS, FID and KID through torch-fidelity: one evaluation of a generator against a reference split, with its
 protocol. The library behind `sngan eval` and the registered training-time metrics (metrics/image_quality.py).
 
-Features come from Inception, or from a small classifier trained on the dataset's own labels (digits,
-MNIST) so that the embedded default needs no download. Every number comes with its protocol (N generated,
+Features come from Inception, or from a small classifier trained on the dataset's own labels (digits, MNIST,
+Fashion-MNIST, a folder with classes: metrics/classifier.py) so that they need no download. Every number comes with its protocol (N generated,
 reference split and size, feature extractor and the checksum of its weights); reference statistics are
 cached per (dataset, split, size, resolution, extractor, weights checksum) in the project's cache folder.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 
@@ -18,15 +19,16 @@ from torch.utils.data import Dataset
 from torch_fidelity import GenerativeModelModuleWrapper, calculate_metrics
 
 from ..data import streams
-from ..data.images import TensorImages, load_images, to_uint8
+from ..data.images import held_in_memory, load_images, to_uint8
+from ..data.readers import has_test_split
 from ..errors import ConfigError
 from ..gan.archs import ModelShape
 from . import classifier, inception
 from .cache import cache_dir, file_sha256, text_sha256
 from .precision import PRECISION, on_device
 
-CLASSIFIER_DATASETS = ("digits", "mnist")  # auto: small labeled sets use the classifier, others Inception
 EXTRACTORS = ("auto", "inception", "classifier")
+REFERENCE_SPLITS = ("auto", "train", "test", "heldout")
 
 
 @dataclass(frozen=True)
@@ -53,13 +55,16 @@ class FidelityOptions:
     inception_weights: str | None
     download_weights: bool
     classifier_seed: int
+    classifier_recipe: str
+    classifier_holdout: float
+    classifier_min_accuracy: float
     verbose: bool
 
     def wants(self) -> dict[str, bool]:
         return {"isc": self.isc, "fid": self.fid, "kid": self.kid, "prc": self.prc}
 
 
-OTHER_METRIC_KEYS = ("every", "modes", "memorization")  # metrics.* keys that belong to other entries
+OTHER_METRIC_KEYS = ("every", "modes", "memorization", "sigma")  # metrics.* keys that belong to other entries
 
 
 def parse_fidelity(node) -> FidelityOptions:
@@ -75,6 +80,14 @@ def parse_fidelity(node) -> FidelityOptions:
             raise ConfigError(f"metrics.{key} must be >= 1 or null, got {getattr(o, key)}")
     if o.extractor not in EXTRACTORS:
         raise ConfigError(f"unknown metrics.extractor '{o.extractor}': choose one of {', '.join(EXTRACTORS)}")
+    if o.reference_split not in REFERENCE_SPLITS:
+        raise ConfigError(f"unknown metrics.reference_split '{o.reference_split}': choose one of "
+                          f"{', '.join(REFERENCE_SPLITS)}")
+    if not 0 < o.classifier_holdout < 1:
+        raise ConfigError(f"metrics.classifier_holdout must lie in (0, 1), got {o.classifier_holdout}")
+    if o.classifier_recipe not in classifier.RECIPE_CHOICES:
+        raise ConfigError(f"unknown metrics.classifier_recipe '{o.classifier_recipe}': choose one of "
+                          f"{', '.join(classifier.RECIPE_CHOICES)}")
     return o
 
 
@@ -91,12 +104,27 @@ class MetricSpec:
 
 
 def extractor_kind(dataset, options: FidelityOptions) -> str | None:
-    """'inception', 'classifier', or None for datasets that are not images (2-D points)."""
+    """'inception', 'classifier', or None for datasets that are not images (2-D points). auto: the dataset's own
+    choice (dataset.metric_features: Inception for the paper's RGB sets, the classifier for the rest), Inception for
+    an unlabelled one."""
     if dataset.points:
         return None
     if options.extractor == "auto":
-        return "classifier" if dataset.name in CLASSIFIER_DATASETS else "inception"
+        return dataset.metric_features if dataset.labelled else "inception"
     return options.extractor
+
+
+def reference_split(dataset, options: FidelityOptions, kind: str | None) -> str:
+    """The real images generated ones are compared with. auto: with the classifier, images it never saw (the test
+    split, or a labelled folder's held-out part); the embedded digits, all 1,797 (their held-out 360 are too few for
+    FID); with Inception, the train split (the modern protocol)."""
+    if options.reference_split != "auto":
+        return options.reference_split
+    if kind == "classifier" and has_test_split(dataset):
+        return "test"
+    if kind == "classifier" and dataset.format == "folder":
+        return "heldout"
+    return "train"
 
 
 def resolve_inception(options: FidelityOptions) -> MetricSpec:
@@ -113,7 +141,8 @@ def resolve_spec(dataset, options: FidelityOptions) -> MetricSpec | None:
         return None
     if kind == "inception":
         return resolve_inception(options)
-    path, meta = classifier.ensure_classifier(dataset, options.classifier_seed)
+    path, meta = classifier.ensure_classifier(dataset, options.classifier_seed, options.classifier_recipe,
+                                              options.classifier_holdout, options.classifier_min_accuracy)
     return MetricSpec("classifier", classifier.EXTRACTOR, path, file_sha256(path), f"_{dataset.name}", meta)
 
 
@@ -144,19 +173,38 @@ class Uint8RGBGenerator(nn.Module):
 
 
 class RGBReference(Dataset):
-    """Real images (uint8 RGB CHW, no labels) of one split, or a fixed seeded subset of it."""
+    """Real images (uint8 RGB CHW, no labels) of one split (train, test, or `heldout`: the part of a dataset without
+    a test split that its classifier did not train on), or a fixed seeded subset of it."""
 
-    def __init__(self, dataset, split: str, max_size: int | None, seed: int):
-        self.dataset = load_images(dataset, split)
-        n = len(self.dataset)
-        if max_size and int(max_size) < n:
-            self.indices = torch.randperm(n, generator=streams.generator(seed, streams.REFERENCE_SUBSET))[:int(max_size)].sort().values
+    def __init__(self, dataset, split: str, max_size: int | None, seed: int, holdout: tuple[int, float] = (0, 0.2)):
+        self.dataset = load_images(dataset, "train" if split == "heldout" else split)
+        if split == "heldout":  # the classifier's (classifier_seed, classifier_holdout) split
+            pool = classifier.holdout_indices(len(self.dataset), *holdout)[1].sort().values
         else:
-            self.indices = torch.arange(n)
-        self.in_memory = isinstance(self.dataset, TensorImages)
+            pool = torch.arange(len(self.dataset))
+        n = len(pool)
+        if max_size and int(max_size) < n:
+            pick = torch.randperm(n, generator=streams.generator(seed, streams.REFERENCE_SUBSET))[:int(max_size)]
+            self.indices = pool[pick.sort().values]
+        else:
+            self.indices = pool
+        self.in_memory = held_in_memory(self.dataset)
         root = os.path.abspath(os.path.expanduser(str(dataset.root))) if dataset.root else "-"
         self.description = {"dataset": str(dataset.name), "split": split, "size": len(self.indices),
                             "of": n, "resolution": int(dataset.resolution), "root": root}
+        self.content = self._digest()
+
+    def _digest(self) -> str:
+        """What the reference images are: their bytes when in memory, else their files (paths, sizes, mtimes)."""
+        h = hashlib.sha256()
+        if self.in_memory:
+            h.update(self.dataset.images[self.indices].contiguous().numpy().tobytes())
+        else:
+            for i in self.indices.tolist():
+                path = self.dataset.samples[i][0]
+                st = os.stat(path)
+                h.update(f"{path}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        return h.hexdigest()
 
     def __len__(self):
         return len(self.indices)
@@ -166,12 +214,18 @@ class RGBReference(Dataset):
         return x.expand(3, -1, -1) if x.shape[0] == 1 else x
 
     def cache_name(self, spec: MetricSpec, seed: int, device: torch.device) -> str:
-        """Everything the reference statistics depend on: the weights enter by checksum, and the device type
-        and precision the features were computed in (CPU and GPU features differ in the last bits)."""
+        """Everything the reference statistics depend on: the images enter by their digest, the weights by checksum,
+        and the device type and precision the features were computed in (CPU and GPU features differ in the last
+        bits)."""
         d = self.description
-        where = text_sha256(f"{d['root']}|{seed}")[:8]
-        return (f"{d['dataset']}-{d['split']}-{d['resolution']}px-n{d['size']}of{d['of']}-{where}-"
+        return (f"{d['dataset']}-{d['split']}-{d['resolution']}px-n{d['size']}of{d['of']}-{self.content[:12]}-"
                 f"{spec.extractor}-{spec.weights_sha256[:16]}-{device.type}-{PRECISION}")
+
+
+def reference_for(dataset, options: FidelityOptions, kind: str | None) -> RGBReference:
+    """The real images of the protocol (reference_split, reference_size)."""
+    return RGBReference(dataset, reference_split(dataset, options, kind), options.reference_size, options.seed,
+                        (options.classifier_seed, options.classifier_holdout))
 
 
 def _calculate(G: nn.Module, shape: ModelShape, options: FidelityOptions, spec: MetricSpec,

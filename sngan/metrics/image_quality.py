@@ -8,7 +8,7 @@ import json
 import time
 
 from . import classifier
-from .fidelity import RGBReference, compute_metrics, extractor_kind, parse_fidelity, resolve_inception, resolve_spec
+from .fidelity import compute_metrics, extractor_kind, parse_fidelity, reference_for, resolve_inception, resolve_spec
 from .reference import real_reference
 from .registry import Metric, MetricContext, register_metric
 
@@ -27,7 +27,7 @@ class FidelityMetrics(Metric):
 
     def __init__(self, env, options):
         super().__init__(env, dataclasses.replace(options, **self.flags))
-        kind = extractor_kind(env.dataset, self.options)
+        self.kind = kind = extractor_kind(env.dataset, self.options)
         # Checked now, so a run never trains for hours and then fails to measure: Inception weights, or a
         # dataset the classifier can be trained on (the training itself waits for the first evaluation).
         self.spec = resolve_inception(self.options) if kind == "inception" else None
@@ -42,7 +42,7 @@ class FidelityMetrics(Metric):
         if self.spec is None:
             self.spec = resolve_spec(self.env.dataset, o)
         if self.reference is None:
-            self.reference = RGBReference(self.env.dataset, o.reference_split, o.reference_size, o.seed)
+            self.reference = reference_for(self.env.dataset, o, self.kind)
         if self.real is None and o.real_reference:
             self.real = real_reference(self.reference, self.spec, o, self.device)
         start = time.perf_counter()

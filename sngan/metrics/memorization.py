@@ -8,8 +8,9 @@ measured against how close real training images are to each other (leave-one-out
   real leave-one-out distances (1%: what chance gives a real image; far more: copies).
 
 Distances are Euclidean in pixel space ([-1, 1] per pixel), where a copy is a copy whatever a feature extractor
-sees. Registered as `memorization`, on by default for the embedded digits (metrics.memorization.enabled: auto, with metrics.enabled),
-also in `sngan eval`.
+sees. Registered as `memorization`, on by default for every image dataset held in memory (metrics.memorization.enabled:
+auto, with metrics.enabled), also in `sngan eval`; a dataset read from disk per batch is searched through a fixed seeded
+subset of metrics.memorization.max_train images.
 """
 from __future__ import annotations
 
@@ -18,26 +19,40 @@ from dataclasses import dataclass
 import torch
 
 from ..data import streams
-from ..data.images import load_images, to_float
+from ..data.images import held_in_memory, load_images, to_float
 from ..errors import ConfigError
 from ..gan.generate import Latents
 from .registry import Metric, MetricContext, register_metric
 
-AUTO_DATASETS = ("digits",)  # enabled: auto turns the metric on for these (small enough to search every image)
 ENABLED = ("auto", "true", "false")
 
 
 @dataclass(frozen=True)
 class MemorizationOptions:
-    enabled: str | bool           # auto (on for digits), true, false
+    enabled: str | bool           # auto (on for datasets held in memory), true, false
     num_samples: int              # generated images, and real images whose leave-one-out distance is measured
+    max_train: int                # training images searched at most (a fixed seeded subset of a larger set)
     seed: int                     # noise of the generated images and the real subset
 
-    def on_for(self, dataset_name: str) -> bool:
+    def on_for(self, dataset) -> bool:
         value = str(self.enabled).lower()
         if value not in ENABLED:
             raise ConfigError(f"metrics.memorization.enabled must be auto, true or false, got {self.enabled!r}")
-        return value == "true" or (value == "auto" and dataset_name in AUTO_DATASETS)
+        return not dataset.points and (value == "true" or (value == "auto" and dataset.in_memory is not False))
+
+
+def training_pixels(dataset, max_train: int, seed: int) -> torch.Tensor:
+    """The training images as (N, C*H*W) floats in [-1, 1]: all of them, or a fixed seeded subset of max_train."""
+    train = load_images(dataset, "train")
+    if len(train) <= max_train:
+        keep = None
+    else:
+        keep = torch.randperm(len(train), generator=streams.generator(seed, streams.MEMORIZATION, 1))[:max_train]
+    if held_in_memory(train):
+        images = train.images if keep is None else train.images[keep]
+    else:
+        images = torch.stack([train[i][0] for i in (range(len(train)) if keep is None else keep.tolist())])
+    return to_float(images).flatten(1)
 
 
 def nearest_distances(queries: torch.Tensor, references: torch.Tensor, exclude_self: bool = False,
@@ -59,8 +74,7 @@ def nearest_distances(queries: torch.Tensor, references: torch.Tensor, exclude_s
 @torch.no_grad()
 def memorization(G, shape, dataset, options: MemorizationOptions, device: torch.device) -> tuple[dict, dict]:
     """({metrics/memorization_ratio, metrics/near_copies}, protocol) for G against dataset's training images."""
-    train = load_images(dataset, "train")
-    real = to_float(torch.stack([train[i][0] for i in range(len(train))])).flatten(1)
+    real = training_pixels(dataset, options.max_train, options.seed)
     n = min(options.num_samples, len(real))
     subset = torch.randperm(len(real), generator=streams.generator(options.seed, streams.MEMORIZATION))[:n]
     rest = torch.ones(len(real), dtype=torch.bool)
@@ -103,12 +117,14 @@ class Memorization(Metric):
 
     @classmethod
     def applies(cls, env, options) -> bool:
-        return not env.dataset.points and options.on_for(env.dataset.name)
+        return options.on_for(env.dataset)
 
     def __init__(self, env, options):
         super().__init__(env, options)
         if options.num_samples < 2:
             raise ConfigError(f"metrics.memorization.num_samples must be >= 2, got {options.num_samples}")
+        if options.max_train < 2:
+            raise ConfigError(f"metrics.memorization.max_train must be >= 2, got {options.max_train}")
 
     def __call__(self, ctx: MetricContext) -> dict[str, float]:
         values, protocol = memorization(ctx.G, self.env.shape, self.env.dataset, self.options, self.device)

@@ -17,6 +17,7 @@ from torch.utils.data import Subset
 from torch_fidelity import calculate_metrics
 
 from ..data import streams
+from ..fsutil import atomic_write
 from .cache import cache_dir, text_sha256
 
 
@@ -69,8 +70,5 @@ def real_reference(reference, spec, options, device: torch.device) -> dict:
     out["protocol"] = {"is_real_images": isc_n if want["isc"] else None,
                        "halves": [half, half] if any(want[k] for k in ("fid", "kid", "prc")) else None,
                        "of": reference.description}
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(out, f)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: json.dump(out, f), mode="w", durable=False)
     return out

@@ -2,8 +2,9 @@
 name (sngan.run.naming), the resume guard (sngan.train.resume) and TensorBoard's HParams tab (sngan.run.hparams).
 
 Every key defines the run except those below: how long and how it is logged (train.*), what is measured
-(metrics.*), how fast it runs (speed.*, device), where things are (dataset.root, dataset.download,
-dataset.in_memory, hydra.*, run_dir, name) and how it resumes (resume, resume_force). Labels whose values are
+(metrics.*, dataset.metric_features), how fast it runs (speed.*, device), where things are and how they are read
+(dataset.root, dataset.system_root, dataset.download, dataset.in_memory, dataset.memory_budget_gb, hydra.*, run_dir,
+name) and how it resumes (resume, resume_force). Labels whose values are
 compared through the keys they set (setting_name sets optim.*, experiment sets everything) are not compared
 themselves, and dataset.steps only feeds train.steps.
 """
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 NOT_DEFINING = {"device", "resume", "resume_force", "name", "run_dir", "setting_name", "experiment", "speed", "metrics",
                 "train", "hydra"}
-NOT_DEFINING_PREFIXES = ("train.", "metrics.", "speed.", "hydra.", "dataset.root", "dataset.download",
-                         "dataset.in_memory", "dataset.steps")
+NOT_DEFINING_PREFIXES = ("train.", "metrics.", "speed.", "hydra.", "dataset.root", "dataset.system_root",
+                         "dataset.download", "dataset.in_memory", "dataset.memory_budget_gb", "dataset.metric_features",
+                         "dataset.steps")
 
 
 def key_of(override: str) -> str:

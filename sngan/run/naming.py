@@ -11,12 +11,14 @@ data location, resume options) leave the name alone: `train.steps=` extends a ru
 from __future__ import annotations
 
 import hashlib
+import os
 
 from omegaconf import OmegaConf
 
 from .identity import is_defining, key_of
 
 RESOLVER = "sngan_run_name"
+FOLDER_RESOLVER = "sngan_folder_name"
 IN_NAME = {"dataset", "arch", "loss", "norm", "setting", "seed", "experiment", "name"}
 
 
@@ -36,9 +38,20 @@ def run_name(name, arch, loss, norm, setting, seed, overrides=None) -> str:
     return base
 
 
+def folder_name(root) -> str:
+    """dataset=folder's default name: the folder's own (`~/pictures/shoes/` -> shoes), "folder" until a root is
+    given (the dataset's checks then ask for one)."""
+    if root in (None, "", "None", "???"):
+        return "folder"
+    name = os.path.basename(os.path.normpath(os.path.expanduser(str(root))))
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "folder"
+
+
 def register() -> None:
     if not OmegaConf.has_resolver(RESOLVER):
         OmegaConf.register_new_resolver(RESOLVER, run_name)
+    if not OmegaConf.has_resolver(FOLDER_RESOLVER):
+        OmegaConf.register_new_resolver(FOLDER_RESOLVER, folder_name)
 
 
 register()

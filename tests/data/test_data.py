@@ -89,7 +89,8 @@ def test_imagenet_folder(tmp_path):
         (tmp_path / cls).mkdir()
         for i in range(2):
             Image.fromarray(np.full((40, 60, 3), 100 + i, np.uint8)).save(tmp_path / cls / f"{i}.png")
-    cfg = compose_train(["dataset=imagenet", f"dataset.root={tmp_path}", "dataset.resolution=32"]).dataset
+    cfg = compose_train(["dataset=imagenet", f"dataset.root={tmp_path}", "dataset.resolution=32",
+                         "dataset.num_classes=2"]).dataset
     ds = load_images(cfg)
     x, y = ds[3]
     assert x.shape == (3, 32, 32) and x.dtype == torch.uint8 and y == 1

@@ -22,12 +22,12 @@ def image_folder(root, good: int = 4):
 
 
 def test_undecodable_files_are_skipped_with_one_warning_line(tmp_path, capsys):
-    from sngan.data.images import ImageFolderUint8
+    from sngan.data.folder import FolderImages
 
     root = image_folder(tmp_path / "images")
     (root / "class0" / "notes.png").write_text("not an image")
     (root / "class1" / "empty.jpg").write_bytes(b"")
-    data = ImageFolderUint8(str(root), 16)
+    data = FolderImages(str(root), 16)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(data) == 4
     assert len(err) == 1 and "skipped 2 undecodable" in err[0] and "notes.png" in err[0]
@@ -35,15 +35,15 @@ def test_undecodable_files_are_skipped_with_one_warning_line(tmp_path, capsys):
 
 
 def test_an_image_that_fails_past_its_header_is_replaced_by_the_next_one(tmp_path, capsys):
-    from sngan.data.images import ImageFolderUint8
+    from sngan.data.folder import FolderImages
 
     root = image_folder(tmp_path / "images")
     buffer = io.BytesIO()
     noise = np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)
     Image.fromarray(noise).save(buffer, format="JPEG")
     (root / "class0" / "0.jpg").write_bytes(buffer.getvalue()[:1000])  # header intact, data cut short
-    data = ImageFolderUint8(str(root), 16)
-    broken = [i for i, (path, _) in enumerate(data.folder.samples) if path.endswith("0.jpg") and "class0" in path]
+    data = FolderImages(str(root), 16)
+    broken = [i for i, (path, _) in enumerate(data.samples) if path.endswith("0.jpg") and "class0" in path]
     assert len(data) == 4 and broken  # the header check lets it through ...
     x, y = data[broken[0]]         # ... decoding it fails, the next image stands in (the same one every time)
     nxt = data[(broken[0] + 1) % len(data)]
@@ -52,12 +52,12 @@ def test_an_image_that_fails_past_its_header_is_replaced_by_the_next_one(tmp_pat
 
 
 def test_a_folder_with_no_readable_image_is_refused(tmp_path):
-    from sngan.data.images import ImageFolderUint8
+    from sngan.data.folder import FolderImages
 
     (tmp_path / "images" / "c").mkdir(parents=True)
     (tmp_path / "images" / "c" / "a.png").write_text("x")
     with pytest.raises(DataError, match="readable image"):
-        ImageFolderUint8(str(tmp_path / "images"), 16)
+        FolderImages(str(tmp_path / "images"), 16)
 
 
 def test_failed_downloads_name_the_cause_and_leave_no_folder(tmp_path, monkeypatch):

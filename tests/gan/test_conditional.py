@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from sngan.errors import ConfigError
-from conftest import discriminator_for, generator_for
-from sngan.gan.archs import model_shape
+from conftest import discriminator_for, generator_for, shape_of
+
 from sngan.gan.generate import class_grids
 from sngan.train import train
 
@@ -17,7 +17,7 @@ TINY_RESNET = ["arch=resnet", "arch.cond=true", "arch.g_ch=16", "arch.d_ch=8", "
 
 def test_conditional_models_use_the_label(small_cfg):
     cfg = small_cfg(*TINY_RESNET)
-    assert model_shape(cfg).num_classes == 10
+    assert shape_of(cfg).num_classes == 10
     torch.manual_seed(0)
     G = generator_for(cfg).eval()
     D = discriminator_for(cfg)
@@ -33,9 +33,9 @@ def test_conditional_models_use_the_label(small_cfg):
 
 
 def test_unconditional_by_default_and_cond_needs_classes(small_cfg):
-    assert model_shape(small_cfg("arch=resnet")).num_classes == 0
+    assert shape_of(small_cfg("arch=resnet")).num_classes == 0
     with pytest.raises(ConfigError, match="arch.cond"):
-        model_shape(small_cfg(*TINY_RESNET, "dataset.num_classes=0"))
+        shape_of(small_cfg(*TINY_RESNET, "dataset.num_classes=0"))
 
 
 def test_conditional_resnet_trains_and_writes_per_class_grids(small_cfg):

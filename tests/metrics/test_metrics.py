@@ -10,9 +10,9 @@ import scipy.linalg
 import torch
 from torch import nn
 
-from conftest import compose_train, dataset_of, fidelity_of, generator_for
+from conftest import compose_train, dataset_of, fidelity_of, generator_for, shape_of
 from sngan.metrics import classifier, inception
-from sngan.gan.archs import model_shape
+
 from sngan.metrics.fidelity import RGBReference, Uint8RGBGenerator, compute_metrics, resolve_spec
 
 
@@ -131,7 +131,7 @@ def test_inception_metrics_through_torch_fidelity_with_local_random_weights(metr
     G.train()
     spec = resolve_spec(dataset_of(cfg), fidelity_of(cfg))
     reference = RGBReference(dataset_of(cfg), "train", 10, 0)
-    run = lambda spec: compute_metrics(G, model_shape(cfg), fidelity_of(cfg), spec, reference, 10, torch.device("cpu"), "G")
+    run = lambda spec: compute_metrics(G, shape_of(cfg), fidelity_of(cfg), spec, reference, 10, torch.device("cpu"), "G")
     values, protocol = run(spec)
 
     assert set(values) == {"metrics/IS", "metrics/IS_std", "metrics/FID", "metrics/KID", "metrics/KID_std"}
@@ -199,7 +199,7 @@ def test_digits_classifier_is_accurate_cached_and_feeds_distinct_metrics(metrics
     spec = resolve_spec(dataset_of(cfg), fidelity_of(cfg))  # auto on digits: the classifier
     assert spec.kind == "classifier" and spec.weights == path
     torch.manual_seed(0)
-    values, protocol = compute_metrics(generator_for(cfg), model_shape(cfg), fidelity_of(cfg), spec,
+    values, protocol = compute_metrics(generator_for(cfg), shape_of(cfg), fidelity_of(cfg), spec,
                                        RGBReference(dataset_of(cfg), "train", None, 0), 200, torch.device("cpu"))
     assert set(values) == {"metrics/IS_digits", "metrics/IS_digits_std", "metrics/FID_digits",
                            "metrics/KID_digits", "metrics/KID_digits_std"}
@@ -217,12 +217,20 @@ def test_digits_classifier_is_accurate_cached_and_feeds_distinct_metrics(metrics
 
 
 @pytest.mark.parametrize("dataset", ["stl10", "imagenet"])
-def test_classifier_on_a_dataset_without_usable_labels_refuses_before_training(dataset, small_cfg):
+def test_classifier_on_a_dataset_without_usable_labels_refuses_before_training(dataset, small_cfg, tmp_path):
+    """STL-10 has no labels; an ImageNet folder is read per batch, and the classifier trains on images in memory."""
+    from PIL import Image
+
     from sngan.errors import ConfigError
     from sngan.train import train
 
-    cfg = small_cfg(f"dataset={dataset}", "metrics.enabled=true", "metrics.extractor=classifier",
-                    "metrics.every.fidelity=1000")
+    root = tmp_path / "imagenet"
+    for cls in ("a", "b"):
+        (root / cls).mkdir(parents=True)
+        Image.new("RGB", (40, 40)).save(root / cls / "0.png")
+    classes = ["dataset.num_classes=null"] if dataset == "imagenet" else []
+    cfg = small_cfg(f"dataset={dataset}", f"dataset.root={root}", *classes, "metrics.enabled=true",
+                    "metrics.extractor=classifier", "metrics.every.fidelity=1000")
     with pytest.raises(ConfigError) as err:
         train(cfg)  # refused at start-up, not at the first evaluation 1000 steps later
     assert "\n" not in str(err.value) and "metrics.extractor=inception" in str(err.value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 
-from conftest import compose_train, dataset_of, fidelity_of, generator_for
+from conftest import compose_train, dataset_of, fidelity_of, generator_for, shape_of
 from sngan.metrics import METRICS
 from sngan.metrics.fidelity import RGBReference, compute_metrics, resolve_spec
 from sngan.metrics.reference import real_reference
@@ -41,12 +41,12 @@ def test_prc_is_registered_off_by_default_and_runs_when_asked(small_cfg):
 def test_paper_protocol_runs_is_on_its_own_sample_count():
     cfg = compose_train(["metrics=paper", "metrics.num_samples=100", "metrics.isc_num_samples=300",
                          "metrics.kid_subset_size=50", "metrics.reference_size=500"])
-    from sngan.gan.archs import model_shape
+
 
     G = generator_for(cfg)
     spec = resolve_spec(dataset_of(cfg), fidelity_of(cfg))
     reference = RGBReference(dataset_of(cfg), "train", cfg.metrics.reference_size, 0)
-    scalars, protocol = compute_metrics(G, model_shape(cfg), fidelity_of(cfg), spec, reference, 100, torch.device("cpu"))
+    scalars, protocol = compute_metrics(G, shape_of(cfg), fidelity_of(cfg), spec, reference, 100, torch.device("cpu"))
     assert protocol["isc_num_generated"] == 300 and protocol["num_generated"] == 100
     assert protocol["reference"]["size"] == 500 and protocol["precision"] == "fp32"
     assert {"metrics/IS_digits", "metrics/FID_digits", "metrics/KID_digits"} <= set(scalars)

@@ -17,7 +17,7 @@ def test_best_pt_holds_the_lowest_fid_step(small_cfg, monkeypatch):
 
     scripted = iter([5.0, 3.0, 4.0])
     monkeypatch.setattr(fidelity, "resolve_spec", lambda *a: object())
-    monkeypatch.setattr(fidelity, "RGBReference", lambda *a: object())
+    monkeypatch.setattr(fidelity, "reference_for", lambda *a: object())
     monkeypatch.setattr(fidelity, "compute_metrics", lambda *a, **kw: ({"metrics/FID_digits": next(scripted)},
                                                                         {"scripted": True}))
     cfg = small_cfg("train.steps=6", "metrics.enabled=true", "metrics.every.fidelity=2", "train.ckpt_every=6",

@@ -113,7 +113,7 @@ def test_metrics_see_the_plain_fp32_generator_when_training_runs_bf16(small_cfg,
 
     seen = []
     monkeypatch.setattr(quality, "resolve_spec", lambda *a: object())
-    monkeypatch.setattr(quality, "RGBReference", lambda *a: object())
+    monkeypatch.setattr(quality, "reference_for", lambda *a: object())
     monkeypatch.setattr(quality, "compute_metrics",
                         lambda G, *a, **kw: seen.append(G) or ({"metrics/FID_digits": 1.0}, {"precision": "fp32"}))
     train(small_cfg("train.steps=2", "speed.bf16=true", "ema.enabled=false", "metrics.enabled=true",

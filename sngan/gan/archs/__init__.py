@@ -133,23 +133,21 @@ def parse_arch(arch_cfg) -> ArchChoice:
     return ArchChoice(entry, options)
 
 
-def model_shape(cfg, arch: ArchChoice | None = None) -> ModelShape:
-    """The ModelShape of a training config; checks that arch.cond has classes to condition on and that the
-    arch fits the data (arch=mlp models 2-D points and only those)."""
-    arch = arch or parse_arch(cfg.arch)
-    d = cfg.dataset
-    points = d.get("kind", "images") == "points"
-    if arch.entry.points != points:
-        raise ConfigError(f"arch={arch.name} does not fit dataset={d.name}: the 2-D datasets (ring8, grid25) need "
-                          f"arch=mlp, and arch=mlp needs one of them")
+def model_shape(z_dim: int, dataset, arch: ArchChoice) -> ModelShape:
+    """The ModelShape of G and D for `dataset` (sngan.data.options, parsed once); checks that arch.cond has classes to
+    condition on and that the arch fits the data (arch=mlp models 2-D points and only those)."""
+    if arch.entry.points != dataset.points:
+        raise ConfigError(f"arch={arch.name} does not fit dataset={dataset.name}: the 2-D datasets (ring8, grid25) "
+                          f"need arch=mlp, and arch=mlp needs one of them")
     k = 0
     if getattr(arch.options, "cond", False):
-        k = int(d.get("num_classes", 0) or 0)
+        k = int(dataset.num_classes or 0)
         if k < 2:
-            raise ConfigError(f"arch.cond=true needs a labelled dataset; dataset={d.name} has "
+            raise ConfigError(f"arch.cond=true needs a labelled dataset; dataset={dataset.name} has "
                               f"num_classes={k}: pass arch.cond=false or a dataset with classes")
-    return ModelShape(int(cfg.z_dim), arch.entry.latent(arch.options), None if points else int(d.resolution),
-                      None if points else int(d.channels), k, points, str(d.name))
+    points = dataset.points
+    return ModelShape(int(z_dim), arch.entry.latent(arch.options), None if points else int(dataset.resolution),
+                      None if points else int(dataset.channels), k, points, str(dataset.name))
 
 
 def _init_weights(net: nn.Module, arch: ArchChoice) -> nn.Module:
