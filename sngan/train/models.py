@@ -1,6 +1,7 @@
 """What the loop trains: G and D, the modules that train them (DDP or themselves), their optimizers and G's EMA."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -54,9 +55,33 @@ class Models:
         update_ema(self.ema, self.G, step)
 
 
+class ChainerAdam(torch.optim.Adam):
+    """Adam with Chainer's eps placement (chainer.optimizers.Adam, optim.adam_eps=chainer): Chainer updates
+    p -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps), eps on the raw sqrt(v); torch divides by
+    sqrt(v_hat) + eps = (sqrt(v) + eps sqrt(1 - b2^t)) / sqrt(1 - b2^t). So torch's own update with
+    eps_t = eps / sqrt(1 - b2^t) is Chainer's: a scalar per step, set before each step, which keeps the fused kernel.
+    The step count lives in the param groups, so it travels with state_dict() and resumes exactly."""
+
+    def __init__(self, params, lr: float, betas: tuple[float, float], eps: float = 1e-8, **kwargs):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, **kwargs)
+        for group in self.param_groups:
+            group["chainer_eps"], group["chainer_t"] = eps, 0
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            group["eps"] = group["chainer_eps"] / math.sqrt(1.0 - group["betas"][1] ** (group["chainer_t"] + 1))
+        loss = super().step(closure)
+        for group in self.param_groups:
+            group["chainer_t"] += 1
+        return loss
+
+
 def build_optimizers(optim: OptimOptions, G: nn.Module, D: nn.Module, fused: bool = False):
-    """Adam for G and D; fused (one kernel for all parameters, no host sync) on CUDA."""
+    """Adam for G and D (eps placed as optim.adam_eps says); fused (one kernel for all parameters, no host sync) on
+    CUDA."""
+    adam = ChainerAdam if optim.adam_eps == "chainer" else torch.optim.Adam
     betas = (optim.beta1, optim.beta2)
     kwargs = {"fused": True} if fused else {}
-    return (torch.optim.Adam(G.parameters(), lr=optim.lr, betas=betas, **kwargs),
-            torch.optim.Adam(D.parameters(), lr=optim.lr, betas=betas, **kwargs))
+    return (adam(G.parameters(), lr=optim.lr, betas=betas, **kwargs),
+            adam(D.parameters(), lr=optim.lr, betas=betas, **kwargs))

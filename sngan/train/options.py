@@ -10,6 +10,8 @@ from ..options import parse
 
 LR_DECAYS = ("none", "linear")
 D_FORWARDS = ("joint", "separate")
+STEP_ORDERS = ("d_first", "g_first", "g_first_shared")
+ADAM_EPS = ("torch", "chainer")
 
 
 def _require(ok: bool, message: str) -> None:
@@ -57,6 +59,8 @@ class OptimOptions:
     decay_start: int           # G updates before the linear decay starts
     g_batch_size: int | None   # fakes per G step; None: the D batch
     d_forward: str             # joint: D on real+fake at once; separate: D(real), then D(fake)
+    step_order: str            # d_first | g_first | g_first_shared (train/step.py)
+    adam_eps: str              # torch: eps added to the bias-corrected sqrt(v); chainer: to the raw sqrt(v)
 
     @classmethod
     def parse(cls, node) -> "OptimOptions":
@@ -68,6 +72,12 @@ class OptimOptions:
         _require(o.lr_decay in LR_DECAYS, f"unknown optim.lr_decay '{o.lr_decay}': choose one of {', '.join(LR_DECAYS)}")
         _require(o.d_forward in D_FORWARDS,
                  f"unknown optim.d_forward '{o.d_forward}': choose one of {', '.join(D_FORWARDS)}")
+        _require(o.step_order in STEP_ORDERS,
+                 f"unknown optim.step_order '{o.step_order}': choose one of {', '.join(STEP_ORDERS)}")
+        _require(o.adam_eps in ADAM_EPS, f"unknown optim.adam_eps '{o.adam_eps}': choose one of {', '.join(ADAM_EPS)}")
+        _require(o.step_order != "g_first_shared" or o.g_batch_size is None,
+                 f"optim.step_order=g_first_shared makes G's step from D step 0's fakes, so G's batch is the D batch: "
+                 f"pass optim.g_batch_size=null, or optim.step_order=g_first")
         _require(o.decay_start >= 0, f"optim.decay_start must be >= 0, got {o.decay_start}")
         _require(o.g_batch_size is None or o.g_batch_size >= 1,
                  f"optim.g_batch_size must be >= 1 or null (= batch_size), got {o.g_batch_size}")

@@ -14,13 +14,13 @@ from sngan.train.options import OptimOptions
 
 
 def test_linear_decay_reaches_zero_at_the_last_step():
-    o = OptimOptions(2e-4, 0.0, 0.9, 5, "linear", 0, None, "joint")
+    o = OptimOptions(2e-4, 0.0, 0.9, 5, "linear", 0, None, "joint", "d_first", "torch")
     assert o.lr_at(0, 100) == 2e-4
     assert o.lr_at(50, 100) == pytest.approx(1e-4)
     assert o.lr_at(100, 100) == 0.0
-    late = OptimOptions(2e-4, 0.0, 0.9, 5, "linear", 80, None, "joint")
+    late = OptimOptions(2e-4, 0.0, 0.9, 5, "linear", 80, None, "joint", "d_first", "torch")
     assert late.lr_at(79, 100) == 2e-4 and late.lr_at(90, 100) == pytest.approx(1e-4)
-    assert OptimOptions(2e-4, 0.0, 0.9, 5, "none", 0, None, "joint").lr_at(100, 100) == 2e-4  # lr_decay none
+    assert OptimOptions(2e-4, 0.0, 0.9, 5, "none", 0, None, "joint", "d_first", "torch").lr_at(100, 100) == 2e-4  # lr_decay none
 
 
 def test_trained_run_logs_and_uses_the_decayed_lr(small_cfg):

@@ -18,6 +18,12 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 
+def compute_dtype(weight: torch.Tensor) -> torch.dtype:
+    """What SN computes in: float64 for a float64 weight, else float32 (never half precision, even under autocast or
+    for a half weight: the power iteration's normalizations lose too much there)."""
+    return torch.float64 if weight.dtype == torch.float64 else torch.float32
+
+
 def weight_matrix(weight: torch.Tensor, dim: int = 0) -> torch.Tensor:
     """A conv weight viewed as the paper's (out, in*k*k) matrix: its `dim` axis (the output channels:
     0 for Conv2d and Linear, 1 for ConvTranspose2d, as torch's spectral_norm) becomes the rows."""
@@ -50,16 +56,17 @@ class SpectralNorm(nn.Module):
             raise ValueError("power_iters must be >= 1")
         self.power_iters, self.eps, self.scale, self.bidirectional = power_iters, eps, scale, bidirectional
         self.dim = dim
-        mat = weight_matrix(weight, dim)
-        # u, v drawn from the global RNG (seeded by the trainer), then refined as torch does.
-        u = F.normalize(mat.new_empty(mat.shape[0]).normal_(0, 1), dim=0, eps=eps).float()
-        v = F.normalize(mat.new_empty(mat.shape[1]).normal_(0, 1), dim=0, eps=eps).float()
+        mat, dt = weight_matrix(weight, dim), compute_dtype(weight)
+        # u, v drawn from the global RNG (seeded by the trainer), then refined as torch does; in SN's compute dtype
+        # (module.double() / .to() convert them with the weight)
+        u = F.normalize(mat.new_empty(mat.shape[0]).normal_(0, 1), dim=0, eps=eps).to(dt)
+        v = F.normalize(mat.new_empty(mat.shape[1]).normal_(0, 1), dim=0, eps=eps).to(dt)
         self.register_buffer("_u", u)
         self.register_buffer("_v", v)
         if bidirectional and weight.dim() > 2:
             mat_t = weight_matrix(weight, 1 - dim)
-            self.register_buffer("_u_t", F.normalize(mat_t.new_empty(mat_t.shape[0]).normal_(), dim=0, eps=eps).float())
-            self.register_buffer("_v_t", F.normalize(mat_t.new_empty(mat_t.shape[1]).normal_(), dim=0, eps=eps).float())
+            self.register_buffer("_u_t", F.normalize(mat_t.new_empty(mat_t.shape[0]).normal_(), dim=0, eps=eps).to(dt))
+            self.register_buffer("_v_t", F.normalize(mat_t.new_empty(mat_t.shape[1]).normal_(), dim=0, eps=eps).to(dt))
         # torch's spectral_norm refines the random u, v by 15 iterations at build, so the first sigma is close to
         # the exact one; the official Chainer links start from the raw u (warmup_iters=0)
         self.iterate(weight, warmup_iters)
@@ -73,19 +80,21 @@ class SpectralNorm(nn.Module):
     @torch.no_grad()
     def iterate(self, weight: torch.Tensor, n: int) -> None:
         """n power iterations on `weight`, updating u and v in place."""
+        dt = compute_dtype(weight)
         with torch.autocast(weight.device.type, enabled=False):
             for mat, u_name, v_name in self._pairs(weight):
-                mat = mat.float()
+                mat = mat.to(dt)
                 u, v = getattr(self, u_name), getattr(self, v_name)
                 for _ in range(n):
                     # in place, so the buffers stay the same tensors (DDP and checkpoints see them)
-                    v.copy_(F.normalize(mat.t() @ u, dim=0, eps=self.eps))
-                    u.copy_(F.normalize(mat @ v, dim=0, eps=self.eps))
+                    v.copy_(F.normalize(mat.t() @ u.to(dt), dim=0, eps=self.eps))
+                    u.copy_(F.normalize(mat @ v.to(dt), dim=0, eps=self.eps))
 
     def sigma(self, weight: torch.Tensor) -> torch.Tensor:
-        """The current estimate u^T W v (averaged over both reshapes for BSSN), in fp32, u and v frozen."""
+        """The current estimate u^T W v (averaged over both reshapes for BSSN), in SN's compute dtype, u and v frozen."""
+        dt = compute_dtype(weight)
         with torch.autocast(weight.device.type, enabled=False):
-            sigmas = [getattr(self, u_name).clone() @ (mat.float() @ getattr(self, v_name).clone())
+            sigmas = [getattr(self, u_name).to(dt, copy=True) @ (mat.to(dt) @ getattr(self, v_name).to(dt, copy=True))
                       for mat, u_name, v_name in self._pairs(weight)]
         return sigmas[0] if len(sigmas) == 1 else sum(sigmas) / len(sigmas)
 
@@ -93,12 +102,12 @@ class SpectralNorm(nn.Module):
         """power_iters iterations, then sigma = u^T (W v) with the last W v reused: one matrix-vector product per
         iteration and reshape beyond the iteration itself, no clones (u and v are fresh tensors the graph may
         keep; the buffers take copies). Gradients flow through W v with u, v constants, as in the paper."""
-        sigmas = []
+        sigmas, dt = [], compute_dtype(weight)
         with torch.autocast(weight.device.type, enabled=False):
             for mat, u_name, v_name in self._pairs(weight):
-                mat = mat.float()
+                mat = mat.to(dt)
                 u_buf, v_buf = getattr(self, u_name), getattr(self, v_name)
-                u = u_buf
+                u = u_buf.to(dt)
                 with torch.no_grad():
                     for _ in range(self.power_iters - 1):
                         u = F.normalize(mat @ F.normalize(mat.t() @ u, dim=0, eps=self.eps), dim=0, eps=self.eps)
@@ -115,23 +124,24 @@ class SpectralNorm(nn.Module):
     def _grouped_sigma(self, weight: torch.Tensor) -> torch.Tensor:
         """sigma = u^T (W v) from the u, v the grouped iteration just computed (constants; gradient u v^T)."""
         fresh, self.fresh = self.fresh, None
-        sigmas = []
+        sigmas, dt = [], compute_dtype(weight)
         with torch.autocast(weight.device.type, enabled=False):
             for (mat, _, _), (u, v, _) in zip(self._pairs(weight), fresh):
-                sigmas.append(torch.dot(u, mat.float() @ v))
+                sigmas.append(torch.dot(u, mat.to(dt) @ v))
         return sigmas[0] if len(sigmas) == 1 else sum(sigmas) / len(sigmas)
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        dt = compute_dtype(weight)
         if self.training and self.fresh is not None and len(self.fresh) == 1:
             (u, v, sigma), self.fresh = self.fresh[0], None
             with torch.autocast(weight.device.type, enabled=False):
-                w = SpectralDivide.apply(weight.float(), sigma, u, v, self.dim, self.scale)
+                w = SpectralDivide.apply(weight.to(dt), sigma, u, v, self.dim, self.scale)
             return w if w.dtype == weight.dtype else w.to(weight.dtype)
         if self.training:
             sigma = self._grouped_sigma(weight) if self.fresh is not None else self._train_sigma(weight)
         else:
             sigma = self.sigma(weight)
-        w = weight.float() / sigma
+        w = weight.to(dt) / sigma
         if self.scale != 1.0:
             w = self.scale * w
         return w if w.dtype == weight.dtype else w.to(weight.dtype)
@@ -202,10 +212,10 @@ class GroupedPowerIteration:
         if not model.training:
             return
         with torch.autocast(self.layers[0][1]._u.device.type, enabled=False):
-            pairs = [(sn, mat.float(), u_name, v_name) for module, sn in self.layers
+            pairs = [(sn, mat.to(compute_dtype(mat)), u_name, v_name) for module, sn in self.layers
                      for mat, u_name, v_name in sn._pairs(module.parametrizations.weight.original)]
             eps = min(sn.eps for sn, *_ in pairs)
-            us = [getattr(sn, u_name) for sn, _, u_name, _ in pairs]
+            us = [getattr(sn, u_name).to(mat.dtype) for sn, mat, u_name, _ in pairs]
             iters = max(sn.power_iters for sn, *_ in pairs)
             for _ in range(iters):
                 vs, _ = self._normalize([mat.t() @ u for (_, mat, _, _), u in zip(pairs, us)], eps)
