@@ -25,6 +25,8 @@ class DownloadError(DataError):
 
 # Exit codes of `sngan train`, besides 0 (done) and 2 (a UserError above: fix the input and rerun).
 EXIT_NONFINITE = 3      # a NaN/inf loss or gradient halted training before the optimizer step
+EXIT_IO = 74            # a write failed (disk full, quota, read-only or failing disk): the last checkpoint is intact;
+                        # fix the disk and rerun to resume (74 is EX_IOERR of sysexits.h)
 EXIT_INTERRUPTED = 75   # SIGTERM/SIGINT/SIGUSR1/SIGUSR2: checkpoint written, rerun the command to resume
                         # (75 is EX_TEMPFAIL of sysexits.h: "try again later", what a requeue wants)
 
@@ -33,6 +35,12 @@ class NonFiniteError(UserError):
     """A loss or gradient became NaN or inf; the last good checkpoint is left intact."""
 
     exit_code = EXIT_NONFINITE
+
+
+class DiskError(UserError):
+    """A file could not be written (its partial temp file removed); the message names the path and the fix."""
+
+    exit_code = EXIT_IO
 
 
 class TrainingInterrupted(UserError):

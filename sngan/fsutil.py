@@ -1,10 +1,98 @@
-"""Folders a command creates for a download, removed again when it fails: a failed command leaves nothing behind
-that did not exist before it."""
+"""Files and folders written so that a failure leaves nothing half-done: folders a download creates are removed again
+when it fails; files are written whole (a temp file renamed into place) or appended whole (cut back on failure); and
+a write that fails because of the disk (full, quota, read-only, failing, forbidden) becomes one DiskError line naming
+the path, the errno text and what to do, instead of a traceback."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
+
+from .errors import DiskError
+
+# errno -> what to do about it
+DISK_ADVICE = {
+    errno.ENOSPC: "free space on that disk",
+    errno.EDQUOT: "free space within your quota (or raise it)",
+    errno.EROFS: "make that filesystem writable again, or move the run folder (hydra.run.dir=PATH)",
+    errno.EIO: "the disk reported an I/O error: check it (dmesg), or move the run folder (hydra.run.dir=PATH)",
+    errno.EACCES: "make it writable for you, or move the run folder (hydra.run.dir=PATH)",
+    errno.EPERM: "make it writable for you, or move the run folder (hydra.run.dir=PATH)",
+}
+
+
+def disk_error(error: OSError, path: str) -> DiskError | None:
+    """The DiskError of a failed write to `path`, or None for an OSError that is not about the disk."""
+    if error.errno not in DISK_ADVICE:
+        return None
+    return DiskError(f"cannot write {os.path.abspath(path)}: [Errno {error.errno}] {os.strerror(error.errno)}: "
+                     f"{DISK_ADVICE[error.errno]}")
+
+
+@contextlib.contextmanager
+def writing(path: str):
+    """Run the block; an OSError about the disk becomes a DiskError naming `path`."""
+    try:
+        yield
+    except OSError as e:
+        mapped = disk_error(e, getattr(e, "filename", None) or path)
+        if mapped is None:
+            raise
+        raise mapped from None
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def atomic_write(path: str, write, mode: str = "wb", durable: bool = True) -> str:
+    """write(file) into a temp file beside `path`, then rename it into place (fsynced first when durable): readers
+    see the old file or the new one, never part of it. On failure the temp file is removed; a disk failure is a
+    DiskError."""
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with writing(path):
+            os.makedirs(folder, exist_ok=True)
+            with open(tmp, mode) as f:
+                write(f)
+                f.flush()
+                if durable:
+                    os.fsync(f.fileno())
+            os.replace(tmp, path)
+            if durable:
+                dir_fd = os.open(folder, os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)  # make the rename itself durable
+                finally:
+                    os.close(dir_fd)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+    return path
+
+
+def append_whole(path: str, text: str) -> None:
+    """Append text to a file whole or not at all: on failure the file is cut back to its old length (no torn last
+    line), and a disk failure is a DiskError."""
+    with writing(path):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            start = os.fstat(fd).st_size
+            data = text.encode()
+            try:
+                while data:
+                    data = data[os.write(fd, data):]
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+                raise
+        finally:
+            os.close(fd)
 
 
 def first_missing(path: str) -> str | None:

@@ -116,7 +116,12 @@ def run_single(command: str, config_name: str, task, argv: list[str]) -> None:
     except (HydraException, OmegaConfBaseException) as e:
         _fail(command, hydra_message(command, config_name, overrides, e))
     if command == "train":
+        from .run.lock import probe  # before torch is imported: a second start on a busy folder ends at once
         from .train.parallel import agree_run_dir
+
+        busy = probe(run_dir)
+        if busy:
+            _fail(command, busy)
 
         run_dir = agree_run_dir(run_dir)  # torchrun: rank 0's folder on every rank
     from omegaconf import read_write

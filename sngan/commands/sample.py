@@ -23,12 +23,13 @@ from PIL import Image
 from torchvision.utils import save_image
 from tqdm import tqdm
 
+from ..build import generator_from_state
 from ..data.images import to_uint8
 from ..device import pick_device
 from ..errors import ConfigError
-from ..gan.archs import model_shape
-from ..build import load_generator
+from ..fsutil import first_missing, writing
 from ..gan.generate import Latents, to_grid
+from ..run.checkpoints import load_checkpoint, resolve_checkpoint
 
 MODES = ("grid", "interp")
 METHODS = ("slerp", "lerp")
@@ -129,6 +130,7 @@ class Staged:
             if os.listdir(self.out):
                 raise ConfigError(f"out={out} is a folder that is not empty: pass out=NEW_FOLDER (it is created) "
                                   f"or empty it first")
+        self.created = first_missing(parent)  # folders made for the output, taken away again by discard()
         try:
             os.makedirs(parent, exist_ok=True)
             if kind == "dir":
@@ -153,6 +155,8 @@ class Staged:
             shutil.rmtree(self.tmp, ignore_errors=True)
         elif os.path.exists(self.tmp):
             os.remove(self.tmp)
+        if self.created is not None:
+            shutil.rmtree(self.created, ignore_errors=True)
 
 
 def _umask() -> int:
@@ -236,13 +240,15 @@ def sample(cfg) -> str:
     staged = Staged(str(cfg.out), kind)
     try:
         device = pick_device(cfg.device)
-        G, train_cfg = load_generator(str(cfg.ckpt), device, prefer_ema=bool(cfg.ema), with_config=True)
-        shape = model_shape(train_cfg)
+        path = resolve_checkpoint(str(cfg.ckpt))
+        G, recipe, _ = generator_from_state(load_checkpoint(path, map_location="cpu"), device, bool(cfg.ema), path)
+        shape = recipe.shape
         if shape.points:
             raise ConfigError(f"the checkpoint's generator makes 2-D points ({shape.dataset}), not images: "
                               f"pass a checkpoint of an image dataset")
-        write(G, Latents.of(shape, int(cfg.seed)), cfg, mode, kind, staged.tmp, device)
-        out = staged.commit()
+        with writing(staged.out):  # a full disk: one line, the partial output removed
+            write(G, Latents.of(shape, int(cfg.seed)), cfg, mode, kind, staged.tmp, device)
+            out = staged.commit()
     except BaseException:
         staged.discard()
         raise

@@ -4,8 +4,10 @@ SN bounds the norm of the reshaped kernel, (out, in*k*k); the convolution itself
 input size with its stride and padding, can have a norm above or below that. Here it is found by
 power iteration on the operator, with conv2d and conv_transpose2d as the operator and its adjoint.
 Input sizes are recorded once (conv_input_sizes), by one eager forward of an example input before training (and
-before torch.compile, so no hook ever sits in a compiled graph), and kept by the caller with the converged vectors
-that warm-start the next report. For linear layers the operator is the matrix, whose norm is the exact sigma.
+before torch.compile, so no hook ever sits in a compiled graph). Each report starts every layer's iteration from a
+vector of the named stream (seed, LIPSCHITZ, step, layer), so the logged value is a function of the weights and the
+step alone: a resumed run logs what an uninterrupted one does. For linear layers the operator is the matrix, whose
+norm is the exact sigma.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data import streams
 from ..gan.norms import effective_weight, weighted_layers
 from ..gan.norms.spectral import exact_sigma
 
@@ -61,18 +64,16 @@ def conv_operator(layer: nn.Module, weight: torch.Tensor, input_shape):
 
 
 @torch.no_grad()
-def conv_operator_norm(layer: nn.Module, input_shape, iters: int = 100, x0: torch.Tensor | None = None,
-                       dtype: torch.dtype = torch.float32, seed: int = 0):
+def conv_operator_norm(layer: nn.Module, input_shape, iters: int, generator: torch.Generator,
+                       dtype: torch.dtype = torch.float32):
     """(largest singular value of the layer's convolution at input_shape, the converged input vector);
-    (None, None) where the operator is not supported. x0 warm-starts the iteration."""
+    (None, None) where the operator is not supported. The iteration starts from a normal vector of `generator`."""
     weight = effective_weight(layer).detach().to(dtype)
     ops = conv_operator(layer, weight, input_shape)
     if ops is None:
         return None, None
     forward, adjoint = ops
-    if x0 is None or tuple(x0.shape[1:]) != tuple(input_shape):
-        x0 = torch.randn(1, *input_shape, generator=torch.Generator().manual_seed(seed))
-    x = x0.to(weight.device, dtype)
+    x = torch.randn(1, *input_shape, generator=generator).to(weight.device, dtype)
     x = x / x.norm()
     for _ in range(iters):
         x = adjoint(forward(x))
@@ -80,18 +81,17 @@ def conv_operator_norm(layer: nn.Module, input_shape, iters: int = 100, x0: torc
     return forward(x).norm().item(), x
 
 
-def lipschitz_bounds(net: nn.Module, input_sizes: dict[str, tuple], vectors: dict[str, torch.Tensor],
-                     iters: int = 100, warm_iters: int = 20) -> dict[str, float]:
-    """Operator norm per conv layer whose input size is known (warm-started from `vectors`, the previous report's
-    converged inputs, which it updates: later reports need fewer iterations) and exact sigma per linear layer, by
-    layer name."""
+def lipschitz_bounds(net: nn.Module, input_sizes: dict[str, tuple], iters: int, seed: int = 0,
+                     step: int = 0) -> dict[str, float]:
+    """Operator norm per conv layer whose input size is known, each iteration started from the named stream
+    (seed, LIPSCHITZ, step, layer index), and exact sigma per linear layer, by layer name."""
     out = {}
-    for name, layer in weighted_layers(net).items():
+    for index, (name, layer) in enumerate(weighted_layers(net).items()):
         if isinstance(layer, nn.Linear):
             out[name] = exact_sigma(effective_weight(layer))
         elif isinstance(layer, CONVS) and name in input_sizes:
-            x0 = vectors.get(name)
-            sigma, x = conv_operator_norm(layer, input_sizes[name], warm_iters if x0 is not None else iters, x0)
+            g = streams.generator(seed, streams.LIPSCHITZ, step, index)
+            sigma, _ = conv_operator_norm(layer, input_sizes[name], iters, g)
             if sigma is not None:
-                out[name], vectors[name] = sigma, x
+                out[name] = sigma
     return out

@@ -9,8 +9,11 @@ overlays estimate, exact sigma and sigma(W_bar) per layer (sigma(W_bar) over tra
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
+from ..errors import ConfigError
 from ..gan.norms import raw_weight, sigma_estimates, singular_values_of, weighted_layers
 from ..gan.norms.spectral import exact_sigma
 from .lipschitz import conv_input_sizes, lipschitz_bounds
@@ -23,11 +26,12 @@ def layer_name(path: str) -> str:
     return ".".join(part.zfill(2) if part.isdigit() else part for part in path.split("."))
 
 
-def sigma_report(D, input_sizes: dict | None = None, vectors: dict | None = None
+def sigma_report(D, input_sizes: dict | None = None, lipschitz_iters: int = 0, seed: int = 0, step: int = 0
                  ) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
     """Per D layer: SN's power-iteration estimate, the exact sigma of the trained weight and of the
     weight the layer computes with, that weight's singular-value spectrum, and (for convs whose input size is in
-    `input_sizes`) the Lipschitz constant of the convolution, warm-started from `vectors`."""
+    `input_sizes`) the Lipschitz constant of the convolution by `lipschitz_iters` iterations from the named stream
+    (seed, step)."""
     scalars, spectra = {}, {}
     for layer, est in sigma_estimates(D).items():
         scalars[f"sigma/D/{layer_name(layer)}"] = est
@@ -36,7 +40,7 @@ def sigma_report(D, input_sizes: dict | None = None, vectors: dict | None = None
         scalars[f"sigma_exact/D/{name}"] = exact_sigma(raw_weight(module))
         spectra[name] = singular_values_of(module)
         scalars[f"sigma_normalized/D/{name}"] = spectra[name][0].item()
-    bounds = lipschitz_bounds(D, input_sizes or {}, vectors if vectors is not None else {})
+    bounds = lipschitz_bounds(D, input_sizes or {}, lipschitz_iters, seed, step)
     scalars.update({f"lipschitz/D/{layer_name(layer)}": v for layer, v in bounds.items()})
     return scalars, spectra
 
@@ -50,14 +54,22 @@ def sigma_layout(D) -> dict:
     return {"sigma of D's layers: SN estimate, exact, and sigma(W_bar) (paper Fig. 9)": charts}
 
 
+@dataclass(frozen=True)
+class SigmaOptions:
+    lipschitz_iters: int     # power iterations of each conv's operator norm per report (from a fresh seeded start)
+
+
 @register_metric("sigma")
 class SigmaDiagnostics(Metric):
     at_start = True  # the spectra of the initialization: what "broad" is measured against
+    node = "sigma"
+    Options = SigmaOptions
 
     def __init__(self, env, options):
         super().__init__(env, options)
+        if options.lipschitz_iters < 1:
+            raise ConfigError(f"metrics.sigma.lipschitz_iters must be >= 1, got {options.lipschitz_iters}")
         self.input_sizes: dict[str, tuple] = {}      # conv layer -> input size, for the Lipschitz report
-        self.vectors: dict[str, torch.Tensor] = {}   # conv layer -> the last report's converged input
         self.layout_written = False
 
     def prepare(self, G, D) -> None:
@@ -75,7 +87,8 @@ class SigmaDiagnostics(Metric):
             ctx.logger.custom_scalars(sigma_layout(ctx.D))
             self.layout_written = True
         with on_device(self.device):  # fp32 (TF32 off), whatever the loop runs in
-            scalars, spectra = sigma_report(ctx.D, self.input_sizes, self.vectors)
+            scalars, spectra = sigma_report(ctx.D, self.input_sizes, self.options.lipschitz_iters, self.env.seed,
+                                            ctx.step)
         for layer, sv in spectra.items():
             ctx.logger.histogram(ctx.step, f"spectrum/D/{layer}", sv)
         ctx.run.append_jsonl(ctx.run.spectra, {"step": ctx.step, "norm": self.env.norm,

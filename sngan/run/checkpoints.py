@@ -16,6 +16,7 @@ import os
 import torch
 
 from ..errors import UserError
+from ..fsutil import atomic_write, writing
 from .layout import CKPT_RE, RunFolder, list_checkpoints
 
 
@@ -50,22 +51,10 @@ def tensor_digest(obj) -> str:
 
 
 def _atomic_save(path: str, state: dict) -> str:
-    """Write state (with its digest) to a temp file, fsync, rename into place and fsync the folder."""
-    d = os.path.dirname(path)
-    os.makedirs(d, exist_ok=True)
-    tmp = path + f".tmp{os.getpid()}"
+    """Write state (with its digest) to a temp file, fsync, rename into place and fsync the folder; a failed write
+    leaves no temp file and the older checkpoints as they were (a full disk is a DiskError)."""
     state = {**state, "digest": tensor_digest(state)}
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(d, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # make the rename itself durable
-    finally:
-        os.close(dir_fd)
-    return path
+    return atomic_write(path, lambda f: torch.save(state, f))
 
 
 def save_checkpoint(run_dir: str, state: dict, step: int, keep: int = 2) -> str:
@@ -75,10 +64,11 @@ def save_checkpoint(run_dir: str, state: dict, step: int, keep: int = 2) -> str:
     run = RunFolder(run_dir)
     d = run.checkpoints
     path = _atomic_save(run.checkpoint(step), state)
-    for old in list_checkpoints(d)[max(keep, 2):]:
-        os.remove(old)
-    for stale in glob.glob(os.path.join(d, "ckpt_*.pt.tmp*")):  # partial writes of killed runs
-        os.remove(stale)
+    with writing(d):
+        for old in list_checkpoints(d)[max(keep, 2):]:
+            os.remove(old)
+        for stale in glob.glob(os.path.join(d, "ckpt_*.pt.tmp*")):  # partial writes of killed runs
+            os.remove(stale)
     return path
 
 
@@ -96,8 +86,9 @@ def save_best(run_dir: str, state: dict, step: int, metric: str, value: float) -
     path = best_path(run_dir)
     record = {"metric": str(metric), "value": float(value), "step": int(step)}
     _atomic_save(path, {**state, "best": record})
-    for stale in glob.glob(path + ".tmp*"):  # partial writes of killed runs
-        os.remove(stale)
+    with writing(path):
+        for stale in glob.glob(path + ".tmp*"):  # partial writes of killed runs
+            os.remove(stale)
     return path
 
 

@@ -17,6 +17,7 @@ import os
 import re
 
 from ..errors import ConfigError
+from ..fsutil import append_whole, atomic_write
 
 CKPT_RE = re.compile(r"ckpt_(\d{9})\.pt$")
 JSONL_LOGS = ("scalars.jsonl", "metrics.jsonl", "spectra.jsonl")
@@ -93,10 +94,7 @@ class RunFolder:
             if config is not None:
                 import yaml
 
-                tmp = self.record + ".tmp"
-                with open(tmp, "w") as f:
-                    yaml.safe_dump(config, f, sort_keys=False)
-                os.replace(tmp, self.record)
+                atomic_write(self.record, lambda f: yaml.safe_dump(config, f, sort_keys=False), mode="w")
         except OSError as e:
             created.undo()
             raise ConfigError(f"cannot write the run folder {self.root} ({e.strerror}): pass hydra.run.dir=PATH "
@@ -107,8 +105,7 @@ class RunFolder:
         return list_checkpoints(self.root)
 
     def append_jsonl(self, path: str, record: dict) -> None:
-        with open(path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        append_whole(path, json.dumps(record) + "\n")
 
     def rewind(self, step: int) -> None:
         """Drop log records past `step`: a killed run may have logged after its last checkpoint, and
@@ -143,10 +140,7 @@ def rewind_jsonl(path: str, step: int) -> None:
                 keep.append(line)
             changed |= not ok
     if changed:
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            f.writelines(keep)
-        os.replace(tmp, path)
+        atomic_write(path, lambda f: f.writelines(keep), mode="w", durable=False)
 
 
 def read_jsonl(path: str) -> list[dict]:

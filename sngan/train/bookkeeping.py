@@ -8,13 +8,14 @@ only the writer (rank 0) measures, draws and writes.
 """
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 
 import torch
 from tqdm import tqdm
 
-from ..errors import TrainingInterrupted
+from ..errors import TrainingInterrupted, UserError
 from ..run import checkpoints as ckpt_io
 from ..run.hparams import log_hparams
 from ..run.layout import RunFolder
@@ -73,9 +74,16 @@ class Bookkeeper:
         return self.last
 
     def close(self) -> None:
+        """Called from the loop's `finally`: when the run is already ending on an error (a full disk, say), a failure
+        to flush the logs is part of it and not raised again."""
+        failing = sys.exc_info()[0] is not None
         self.stop.uninstall()
         self.bar.close()
-        self.logger.close()
+        try:
+            self.logger.close()
+        except UserError:
+            if not failing:
+                raise
 
     # ---- one step boundary ---------------------------------------------------------------------------------
     def after_step(self, step: int, models: Models, d: DStep, loss_G: torch.Tensor) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass
 
 import torch
@@ -15,13 +16,16 @@ from omegaconf import DictConfig, OmegaConf
 from ..build import ModelRecipe, architecture_signature, build_models, model_recipe
 from ..data.options import ImageDataset, PointDataset, parse_dataset
 from ..device import pick_device, sweep_job_index
-from ..errors import ConfigError, UserError
+from ..errors import ConfigError, DiskError, UserError
+from ..fsutil import writing
 from ..gan.ema import build_ema, load_ema_state
 from ..gan.generate import Latents
 from ..gan.losses import Loss, build_loss
 from ..metrics import MetricEnv, MetricRunner, plan_metrics
 from ..run import identity
-from ..run.layout import RunFolder
+from ..run import lock as run_lock
+from ..run.layout import CKPT_RE, Created, RunFolder
+from ..run.lock import RunLocked
 from ..run.logger import RunLogger
 from . import parallel, resume, speed
 from .bookkeeping import Bookkeeper, ResumePoint
@@ -75,7 +79,8 @@ class Problems:
         try:
             return make()
         except UserError as e:
-            self.messages.append(str(e))
+            if str(e) not in self.messages:  # one cause seen by two readers is one problem
+                self.messages.append(str(e))
             return default
 
     def raise_any(self) -> None:
@@ -121,7 +126,7 @@ def train(cfg: DictConfig, context: LaunchContext | None = None) -> dict:
 
 
 def run_training(setup: TrainSetup, context: LaunchContext) -> dict:
-    with StartGuard() as guard:
+    with StartGuard(context.rerun) as guard:
         return _run(setup, context, guard)
 
 
@@ -136,6 +141,10 @@ def _run(setup: TrainSetup, context: LaunchContext, guard: "StartGuard") -> dict
     problems = Problems()
     if optim.g_batch_size:
         problems.check(lambda: par.check_batch(optim.g_batch_size, "optim.g_batch_size"))
+    if optim.step_order == "g_first_shared" and par.active:
+        problems.messages.append("optim.step_order=g_first_shared runs in one process (its D forward serves two "
+                                 "backward passes, which DDP does not sync): pass optim.step_order=g_first, or run "
+                                 "without torchrun")
     device = problems.check(lambda: par.device(pick_device(setup.device, None if par.active else sweep_job_index())))
     data = problems.check(lambda: load_dataset(setup.dataset, setup.batch_size))
     env = MetricEnv(setup.dataset, shape, recipe.seed, recipe.norm.name, device or torch.device("cpu"))
@@ -153,6 +162,15 @@ def _run(setup: TrainSetup, context: LaunchContext, guard: "StartGuard") -> dict
     fixed_z = latents.noise(schedule.n_samples, device, -1)
     start = ResumePoint()
 
+    # ---- one writer per run folder: rank 0 holds <run>/lock from here to the end (sngan.run.lock) ----------
+    if par.is_writer:
+        guard.created = Created.before(run.root)  # a start that fails takes away what it made, the lock file too
+        with writing(run.root):
+            os.makedirs(run.root, exist_ok=True)
+    refusal = guard.take_lock(run.root) if par.is_writer else None
+    if par.any_flags([refusal is not None])[0]:
+        raise refusal or RunLocked(f"rank 0 could not lock the run folder {run.root} (see its error)")
+
     # ---- resume: the run folder's newest readable checkpoint, else resume=PATH (see resume.py) -------
     # loaded to the CPU: RNG states must stay CPU tensors; load_state_dict moves weights and optimizer state to
     # their parameters' devices (Adam's step counts stay on the CPU, where the non-fused Adam wants them)
@@ -167,18 +185,21 @@ def _run(setup: TrainSetup, context: LaunchContext, guard: "StartGuard") -> dict
         if start.step >= schedule.steps:
             if par.is_writer:
                 print(resume.finished_message(run.root, start.step, context.rerun))
+            guard.leave_untouched()
             return {}
         if par.is_writer:
             print(f"resumed from {last_ckpt} at step {start.step}")
 
-    # ---- the run folder (made only now: a refused start leaves nothing), data, logs ------------------------
+    # ---- the run folder's record, data, logs ------------------------------------------------------------
     if par.is_writer:
-        guard.created = run.create(setup.config if state is None else None)  # the record: written when it starts
-        run.rewind(start.step)  # a killed run may have logged past its last checkpoint
+        guard.lock.claim()  # the lock file names this process from now on
+        run.create(setup.config if state is None else None)  # the record: written when it starts
+        # a killed run may have logged past its last checkpoint (a fresh start: past nothing, step 0 included)
+        run.rewind(start.step if state is not None else -1)
     par.barrier()
     stream = build_stream(data, setup.dataset, setup.batch_size, recipe.seed, device, start.data_position, par,
                           schedule.num_workers, setup.speed.data_on_device)
-    logger = RunLogger(run, enabled=par.is_writer, purge_step=start.step + 1)
+    logger = RunLogger(run, enabled=par.is_writer, purge_step=start.step + 1 if state is not None else 0)
     logger.text("config", "```\n" + json.dumps(setup.config, indent=2) + "\n```")
     console = Console(enabled=par.is_writer, sweep=context.sweep)
     console.start(run.root, device, setup.dataset.name, getattr(getattr(stream, "plan", None), "size", None),
@@ -222,7 +243,8 @@ def step_plan(setup: TrainSetup, latents: Latents, par, finite: FiniteGuard | No
     optim, norm = setup.optim, setup.recipe.norm
     plan = StepPlan(setup.loss, norm, latents, par, setup.batch_size, optim.g_batch_size or setup.batch_size,
                     optim.n_dis, separate=norm.separate_real_fake or optim.d_forward == "separate",
-                    dequantize=getattr(setup.dataset, "dequantize", False), cuda_graphs=setup.speed.cuda_graphs)
+                    dequantize=getattr(setup.dataset, "dequantize", False), cuda_graphs=setup.speed.cuda_graphs,
+                    order=optim.step_order)
     if finite is not None:
         plan.finite = finite
     return plan
@@ -241,20 +263,47 @@ def bare_training(setup: TrainSetup, device: torch.device):
 
 
 class StartGuard:
-    """Until the first G update is done, a failure takes away what this start made on disk (`created`) and becomes
-    a one-line error: whatever raised it (a shape error in the first forward, an unreadable file), nothing is left
-    behind and no traceback is shown. The bookkeeping calls started() once the first step is done."""
+    """Holds the run folder's lock for the run's life, and until the first G update is done makes a failure take
+    away what this start made on disk (`created`) and become a one-line error: whatever raised it (a shape error in
+    the first forward, an unreadable file), nothing is left behind and no traceback is shown. The bookkeeping calls
+    started() once the first step is done. A disk failure at any time keeps its own line (DiskError), with the
+    newest intact checkpoint and the command that resumes from it added."""
 
-    def __init__(self):
-        self.created, self.done = None, False
+    def __init__(self, rerun: str | None = None):
+        self.created, self.done, self.lock, self.run_dir, self.rerun = None, False, None, None, rerun
 
     def __enter__(self) -> "StartGuard":
         return self
 
+    def take_lock(self, run_dir: str) -> RunLocked | None:
+        """Hold run_dir's lock (the refusal, when another process has it: nothing of its folder is then touched)."""
+        self.run_dir = run_dir
+        try:
+            self.lock = run_lock.acquire(run_dir)
+        except RunLocked as refusal:
+            self.created = None  # the folder is the holder's: never taken away by this start
+            return refusal
+        return None
+
+    def leave_untouched(self) -> None:
+        """A rerun with nothing to do: the lock given back, and a lock file this start made taken away again."""
+        self._release()
+        if self.created is not None:
+            self.created.undo()
+            self.created = None
+
     def started(self) -> None:
         self.done = True
 
+    def _release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
     def __exit__(self, kind, error, tb):
+        self._release()
+        if isinstance(error, DiskError) and self.run_dir is not None:
+            raise DiskError(f"{error}; {resume_advice(self.run_dir, self.rerun)}") from None
         if error is None or self.done or not isinstance(error, Exception):
             return False
         if self.created is not None:
@@ -263,6 +312,18 @@ class StartGuard:
             return False
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise ConfigError(f"cannot start training: {type(error).__name__}: {first[:300]}") from None
+
+
+def resume_advice(run_dir: str, rerun: str | None) -> str:
+    """Where a stopped run would resume from, and the command that does it."""
+    from ..run.layout import list_checkpoints
+
+    found = list_checkpoints(run_dir)
+    again = f"`{rerun}`" if rerun else "the same command"
+    if not found:
+        return f"no checkpoint yet: then rerun {again} (it starts afresh)"
+    step = int(CKPT_RE.search(found[0]).group(1))
+    return f"the newest checkpoint {found[0]} (step {step}) is intact: then rerun {again} to resume from it"
 
 
 def _points_num(planned) -> int:

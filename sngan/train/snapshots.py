@@ -2,12 +2,11 @@
 2-D datasets a scatter plot of generated points over the modes; PNGs in the run folder and TB images."""
 from __future__ import annotations
 
-import os
-
 import torch
 from torchvision.utils import save_image
 
 from ..data.points import Mixture, mixture
+from ..fsutil import atomic_write
 from ..gan.generate import Latents, class_grids, sample_grid
 from ..metrics.modes import generate_points
 from ..run.layout import RunFolder
@@ -36,8 +35,13 @@ def scatter_png(points: torch.Tensor, mix: Mixture, path: str, title: str) -> No
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    atomic_write(path, lambda f: fig.savefig(f, format="png"), durable=False)
     plt.close(fig)
+
+
+def _save_png(grid: torch.Tensor, path: str) -> None:
+    """The grid as a PNG, written whole (a full disk leaves no partial image: a DiskError instead)."""
+    atomic_write(path, lambda f: save_image(grid, f, format="png"), durable=False)
 
 
 class SampleWriter:
@@ -55,7 +59,7 @@ class SampleWriter:
         if self.mix is not None:
             return self._scatter(G, step)
         grid = sample_grid(G, self.fixed_z, self.fixed_y)
-        save_image(grid, self.run.sample_grid(step))
+        _save_png(grid, self.run.sample_grid(step))
         self.logger.image(step, "samples/fixed_z", grid)
         self._class_grids(G, step)
 
@@ -73,7 +77,6 @@ class SampleWriter:
         paths = []
         for c, grid in class_grids(G, self.fixed_z, range(min(self.latents.num_classes, self.class_grid_limit))).items():
             paths.append(self.run.class_grid(c, step))
-            os.makedirs(os.path.dirname(paths[-1]), exist_ok=True)
-            save_image(grid, paths[-1])
+            _save_png(grid, paths[-1])
             self.logger.image(step, f"samples/class_{c:04d}", grid)
         return paths
