@@ -1,5 +1,6 @@
 """`sngan bench --ops`: what one G update of a job costs in operations, counted rather than timed (repeatable on any
-machine): aten operations dispatched (forward and backward: on a GPU, roughly the kernels launched), FLOPs
+machine): aten operations dispatched (forward and backward, views excluded, each optimizer step counted as the one
+fused kernel it is on CUDA: on a GPU, roughly the kernels launched), FLOPs
 (torch.utils.flop_counter), and on CUDA the host synchronizations inside the update (sync debug mode warnings,
 and the profiler's device-to-host copies and stream/device synchronizations; 0 expected), each for SN's
 per-layer and grouped power iterations (speed.grouped_sn).
@@ -22,15 +23,40 @@ from ..errors import UserError
 
 
 class OpCounter(TorchDispatchMode):
-    """Counts every aten operation dispatched while active."""
+    """Counts the aten operations dispatched while active that launch work: views (metadata only) are left out, and
+    an optimizer step counts as one (the fused Adam kernel it is on CUDA), whatever it dispatches on this device."""
 
-    def __init__(self):
+    def __init__(self, optimizers=()):
         super().__init__()
         self.ops: Counter = Counter()
+        self.paused = False
+        self.optimizers = optimizers
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.ops[str(func.overloadpacket.__name__)] += 1
+        if not self.paused and not func.is_view:
+            self.ops[str(func.overloadpacket.__name__)] += 1
         return func(*args, **(kwargs or {}))
+
+    def __enter__(self):
+        self._steps = [(opt, opt.step) for opt in self.optimizers]
+        for opt, step in self._steps:
+            opt.step = self._one_kernel(step)
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        for opt, step in self._steps:
+            opt.step = step
+        return super().__exit__(*exc)
+
+    def _one_kernel(self, step):
+        def counted(*args, **kwargs):
+            self.ops["optimizer step (one fused kernel)"] += 1
+            self.paused = True
+            try:
+                return step(*args, **kwargs)
+            finally:
+                self.paused = False
+        return counted
 
 
 def count_update(models, plan, stream, step: int, device: torch.device) -> dict:
@@ -39,7 +65,7 @@ def count_update(models, plan, stream, step: int, device: torch.device) -> dict:
 
     from ..train.step import train_step
 
-    counter = OpCounter()
+    counter = OpCounter((models.opt_G, models.opt_D))
     with counter:
         train_step(models, plan, stream, step)
     flops = FlopCounterMode(display=False)
@@ -108,12 +134,15 @@ def ops(argv: list[str]) -> dict:
         base = [f"arch={args.arch}", f"dataset={args.dataset}", *cell_overrides(args.arch, args.dataset), *data_args,
                 *args.overrides]
         result = {"job": " ".join(base), "data": source,
+                  "no_norm": measure(base + ["norm=none"], args.device, args.warmup),
                   "per_layer_sn": measure(base + ["speed.grouped_sn=false"], args.device, args.warmup),
                   "grouped_sn": measure(base + ["speed.grouped_sn=true"], args.device, args.warmup)}
-    per, grouped = result["per_layer_sn"], result["grouped_sn"]
+    none, per, grouped = result["no_norm"], result["per_layer_sn"], result["grouped_sn"]
     print(f"one G update of {result['job']} ({source} data): {per['flops'] / 1e12:.3f} TFLOP")
-    print(f"aten ops per G update: {per['aten_ops']} with SN's per-layer power iteration, {grouped['aten_ops']} "
-          f"grouped (speed.grouped_sn)")
+    print(f"aten ops per G update (views left out, an optimizer step counted once): {none['aten_ops']} with norm=none; "
+          f"SN {grouped['aten_ops']} grouped (speed.grouped_sn, the CUDA default: "
+          f"{grouped['aten_ops'] / none['aten_ops']:.2f}x), {per['aten_ops']} per layer "
+          f"({per['aten_ops'] / none['aten_ops']:.2f}x)")
     for name in ("sync_debug_warnings", "profiler_synchronizations", "profiler_dtoh_copies"):
         if name in grouped:
             print(f"{name.replace('_', ' ')} per G update: {grouped[name]} (per-layer SN: {per[name]})")
