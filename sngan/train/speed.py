@@ -16,7 +16,7 @@
   all-reduce of the per-channel sums does the same.
 - threads: torch.set_num_threads for CPU runs (null: torch's default).
 - grouped_sn: SN's power iterations of all of a model's layers as one grouped update before each training forward
-  (gan/norms/spectral.py GroupedPowerIteration); auto: on CUDA, where launches dominate small steps.
+  (gan/norms/grouped.py); auto: on CUDA, where launches dominate small steps.
 - data_on_device (read by the trainer): small datasets sit on the device as uint8 and batches are
   gathered and flipped there, no DataLoader workers.
 """
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..gan.norms.spectral import group_power_iterations
+from ..gan.norms.grouped import group_spectral_norms
 from .sync_bn import convert_sync_bn
 
 
@@ -147,5 +147,5 @@ def apply_speed(options: SpeedOptions, G: nn.Module, D: nn.Module, images: bool 
     if options.sync_bn and world > 1:
         convert_sync_bn(G, device_type), convert_sync_bn(D, device_type)  # D has BN with norm=bn
     if options.grouped_sn_on(device_type) and not options.compile:  # compiled graphs fuse the per-layer ops anyway
-        group_power_iterations(G), group_power_iterations(D)
+        group_spectral_norms(G), group_spectral_norms(D)
     return fast_path(G, options, False, images), fast_path(D, options, True, images)

@@ -100,3 +100,75 @@ def test_transposed_conv_is_normalized_over_its_output_channels_like_torch():
     x = torch.randn(2, 4, 5, 5)
     torch.testing.assert_close(ours(x), theirs(x), rtol=1e-4, atol=1e-5)
     assert ours.parametrizations.weight[0]._u.shape == (6,)  # one entry per output channel
+
+
+# ---- precision: SN in the weight's dtype; its gradient checked in float64 ----------------------------------------
+
+def _converged(model: nn.Module) -> dict:
+    """Run each SN's power iteration to convergence and return its u, v buffers: from there one more iteration
+    leaves them in place, so W / sigma(W) is the exact function its gradient (u, v constants) belongs to."""
+    vectors = {}
+    for name, module in model.named_modules():
+        sn = next((p for p in getattr(getattr(module, "parametrizations", None), "weight", [])
+                   if isinstance(p, SpectralNorm)), None)
+        if sn is not None:
+            sn.iterate(module.parametrizations.weight.original, 2000)
+            vectors[name] = [t.clone() for pair in sn.vectors() for t in pair]
+    return vectors
+
+
+def _reset(model: nn.Module, vectors: dict) -> None:
+    with torch.no_grad():
+        for name, saved in vectors.items():
+            sn = model.get_submodule(name).parametrizations.weight[0]
+            for buf, value in zip([t for pair in sn.vectors() for t in pair], saved):
+                buf.copy_(value)
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_sn_gradient_passes_gradcheck_in_float64(grouped, bidirectional):
+    """The training paths (per layer, and all layers at once) give torch.autograd.gradcheck's numerical gradient."""
+    from torch.func import functional_call
+
+    from sngan.gan.norms.grouped import group_spectral_norms
+
+    torch.manual_seed(0)
+    model = nn.Sequential(spectral_norm(nn.Conv2d(2, 3, 3), bidirectional=bidirectional),
+                          spectral_norm(nn.ConvTranspose2d(3, 2, 4, 2, 1), bidirectional=bidirectional),
+                          nn.Flatten(), spectral_norm(nn.Linear(2 * 8 * 8, 2))).double()
+    if grouped:
+        group_spectral_norms(model)
+    vectors = _converged(model)
+    names = [n for n, _ in model.named_parameters() if n.endswith("original")]
+    x = torch.randn(2, 2, 6, 6, dtype=torch.float64)
+
+    def f(*weights):
+        _reset(model, vectors)
+        return functional_call(model, dict(zip(names, weights)), (x,))
+
+    weights = tuple(dict(model.named_parameters())[n].detach().clone().requires_grad_(True) for n in names)
+    assert torch.autograd.gradcheck(f, weights, eps=1e-6, atol=1e-6, rtol=1e-5)
+
+
+def test_sn_runs_in_float64_in_a_float64_model():
+    torch.manual_seed(0)
+    D = build_norm(sn_cfg()).apply(DCGANDiscriminator(16, 1, d_ch=8)).double()
+    sns = [m.parametrizations.weight[0] for m in weighted_layers(D).values()]
+    assert all(sn._u.dtype == sn._v.dtype == torch.float64 for sn in sns)  # u, v follow .double()
+    out = D(torch.randn(2, 1, 16, 16, dtype=torch.float64))
+    assert out.dtype == torch.float64
+    layer = weighted_layers(D)["main.0"]
+    for _ in range(2000):
+        layer.weight
+    assert abs(exact_sigma(layer.weight) - 1) < 1e-12  # float64 all the way: no float32 rounding in sigma
+
+
+def test_sn_stays_fp32_under_bf16_autocast_and_for_a_half_weight():
+    layer = spectral_norm(nn.Linear(8, 4))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        w = layer.weight
+    assert w.dtype == torch.float32 and layer.parametrizations.weight[0]._u.dtype == torch.float32
+    half = SpectralNorm(torch.randn(4, 8).half())
+    assert half._u.dtype == torch.float32  # the power iteration never runs in half precision
+    assert half(torch.randn(4, 8).half()).dtype == torch.float16
