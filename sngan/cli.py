@@ -32,7 +32,7 @@ COMMANDS = {
     "sample": ("sngan.commands.sample", "sample", "sample"),
     "eval": ("sngan.commands.eval", "evaluate", "eval"),
     "fetch": ("sngan.commands.fetch", "fetch", None),
-    "report": ("sngan.commands.report", "report", None),
+    "report": ("sngan.commands.report.report", "report", None),
     "bench": ("sngan.commands.bench", "bench", None),
 }
 

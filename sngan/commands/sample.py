@@ -16,9 +16,11 @@ import math
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 
 import numpy as np
 import torch
+from omegaconf import OmegaConf
 from PIL import Image
 from torchvision.utils import save_image
 from tqdm import tqdm
@@ -29,6 +31,7 @@ from ..device import pick_device
 from ..errors import ConfigError
 from ..fsutil import first_missing, writing
 from ..gan.generate import Latents, to_grid
+from ..options import parse
 from ..run.checkpoints import load_checkpoint, resolve_checkpoint
 
 MODES = ("grid", "interp")
@@ -167,52 +170,67 @@ def _umask() -> int:
 
 # ---- the command ------------------------------------------------------------------------------------
 
-def _whole(node, key: str, default: int, example: str) -> int:
-    try:
-        return int(node.get(key, default))
-    except (TypeError, ValueError):
-        raise ConfigError(f"{example.split('=')[0]} must be a whole number, got {node.get(key)!r}: "
-                          f"pass e.g. {example}") from None
+@dataclass(frozen=True)
+class InterpOptions:
+    rows: int           # pairs of endpoints, one row each
+    steps: int          # columns, both endpoints included
+    method: str         # slerp or lerp
 
 
-def check(cfg) -> tuple[str, str]:
-    """(mode, output kind), or a ConfigError naming the fix, before any checkpoint is read."""
-    if _whole(cfg, "n", 64, "n=64") < 1:
-        raise ConfigError(f"n must be >= 1, got {cfg.n}: pass e.g. n=64")
-    if _whole(cfg, "batch_size", 250, "batch_size=250") < 1:
-        raise ConfigError(f"batch_size must be >= 1, got {cfg.batch_size}: pass e.g. batch_size=250")
-    mode = str(cfg.get("mode", "grid"))
-    if mode not in MODES:
-        raise ConfigError(f"unknown mode={mode}: pass mode=grid or mode=interp")
-    kind = output_kind(str(cfg.out))
-    if mode == "interp":
-        interp = cfg.get("interp") or {}
-        if kind != "png":
-            raise ConfigError(f"mode=interp draws one PNG, not out={cfg.out}: pass out=FILE.png")
-        if _whole(interp, "rows", 8, "interp.rows=8") < 1:
-            raise ConfigError(f"interp.rows must be >= 1, got {interp.get('rows')}: pass e.g. interp.rows=8")
-        if _whole(interp, "steps", 10, "interp.steps=10") < 2:
-            raise ConfigError(f"interp.steps must be >= 2, got {interp.get('steps')}: pass e.g. interp.steps=10")
-        if str(interp.get("method", "slerp")) not in METHODS:
-            raise ConfigError(f"unknown interp.method={interp.get('method')}: pass interp.method=slerp or lerp")
-    return mode, kind
+@dataclass(frozen=True)
+class SampleOptions:
+    """`sngan sample`'s options (conf/sample.yaml documents each; the defaults live there only)."""
+
+    ckpt: str
+    n: int
+    out: str
+    mode: str
+    seed: int
+    batch_size: int
+    progress: bool
+    ema: bool
+    device: str
+    interp: dict
+
+    @classmethod
+    def parse(cls, cfg) -> tuple["SampleOptions", InterpOptions]:
+        """The options and their interp part, checked (one-line ConfigErrors naming the fix) before any
+        checkpoint is read."""
+        if OmegaConf.is_missing(cfg, "ckpt"):
+            raise ConfigError("no checkpoint given: pass ckpt=PATH (a ckpt_*.pt file, a run folder, or RUN:best)")
+        o = parse(cls, cfg, "", ignore=())
+        interp = parse(InterpOptions, cfg.interp, "interp", ignore=())
+        if o.n < 1:
+            raise ConfigError(f"n must be >= 1, got {o.n}: pass e.g. n=64")
+        if o.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {o.batch_size}: pass e.g. batch_size=250")
+        if o.mode not in MODES:
+            raise ConfigError(f"unknown mode={o.mode}: pass mode=grid or mode=interp")
+        if o.mode == "interp":
+            if output_kind(o.out) != "png":
+                raise ConfigError(f"mode=interp draws one PNG, not out={o.out}: pass out=FILE.png")
+            if interp.rows < 1:
+                raise ConfigError(f"interp.rows must be >= 1, got {interp.rows}: pass e.g. interp.rows=8")
+            if interp.steps < 2:
+                raise ConfigError(f"interp.steps must be >= 2, got {interp.steps}: pass e.g. interp.steps=10")
+            if interp.method not in METHODS:
+                raise ConfigError(f"unknown interp.method={interp.method}: pass interp.method=slerp or lerp")
+        return o, interp
 
 
-def write(G, latents: Latents, cfg, mode: str, kind: str, path: str, device) -> None:
+def write(G, latents: Latents, o: SampleOptions, interp: InterpOptions, kind: str, path: str, device) -> None:
     """Draw and write the output to `path` (a file, or an existing empty folder for kind 'dir')."""
-    n, bs, progress = int(cfg.n), int(cfg.get("batch_size", 250)), bool(cfg.get("progress", True))
+    n, bs = o.n, o.batch_size
     if kind == "png":
-        if mode == "interp":
-            interp = cfg.get("interp") or {}
-            steps = int(interp.get("steps", 10))
-            z, y = interp_inputs(latents, int(interp.get("rows", 8)), steps, str(interp.get("method", "slerp")))
-            nrow = steps
+        if o.mode == "interp":
+            z, y = interp_inputs(latents, interp.rows, interp.steps, interp.method)
+            nrow = interp.steps
         else:
             z, y, nrow = grid_inputs(latents, n)
         save_image(to_grid(forward(G, z, y, bs, device), nrow), path, format="PNG")
     elif kind == "npz":
         images, labels = None, []
-        for i, batch, y in batches(G, latents, n, bs, device, progress):
+        for i, batch, y in batches(G, latents, n, bs, device, o.progress):
             if images is None:
                 images = np.empty((n, *batch.shape[2:], batch.shape[1]), dtype=np.uint8)  # NHWC
             images[i:i + len(batch)] = batch.permute(0, 2, 3, 1).numpy()
@@ -224,7 +242,7 @@ def write(G, latents: Latents, cfg, mode: str, kind: str, path: str, device) -> 
         with open(path, "wb") as f:
             np.savez(f, **arrays)
     else:
-        for i, batch, _ in batches(G, latents, n, bs, device, progress):
+        for i, batch, _ in batches(G, latents, n, bs, device, o.progress):
             for j, image in enumerate(batch):
                 write_png(image, os.path.join(path, f"{i + j:06d}.png"))
 
@@ -236,18 +254,19 @@ def write_png(image: torch.Tensor, path: str) -> None:
 
 
 def sample(cfg) -> str:
-    mode, kind = check(cfg)
-    staged = Staged(str(cfg.out), kind)
+    o, interp = SampleOptions.parse(cfg)
+    kind = output_kind(o.out)
+    staged = Staged(o.out, kind)
     try:
-        device = pick_device(cfg.device)
-        path = resolve_checkpoint(str(cfg.ckpt))
-        G, recipe, _ = generator_from_state(load_checkpoint(path, map_location="cpu"), device, bool(cfg.ema), path)
+        device = pick_device(o.device)
+        path = resolve_checkpoint(o.ckpt)
+        G, recipe, _ = generator_from_state(load_checkpoint(path, map_location="cpu"), device, o.ema, path)
         shape = recipe.shape
         if shape.points:
             raise ConfigError(f"the checkpoint's generator makes 2-D points ({shape.dataset}), not images: "
                               f"pass a checkpoint of an image dataset")
         with writing(staged.out):  # a full disk: one line, the partial output removed
-            write(G, Latents.of(shape, int(cfg.seed)), cfg, mode, kind, staged.tmp, device)
+            write(G, Latents.of(shape, o.seed), o, interp, kind, staged.tmp, device)
             out = staged.commit()
     except BaseException:
         staged.discard()

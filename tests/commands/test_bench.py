@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import run_cli
-from sngan.commands.cells import timed_sec_per_100
+from sngan.commands.bench.cells import timed_sec_per_100
 
 
 def test_warmup_window_is_left_out_and_windows_weighted():
@@ -16,6 +16,29 @@ def test_warmup_window_is_left_out_and_windows_weighted():
             {"step": 12, "tag": tag, "value": 7.0},    # 2 steps at 7 s / 100
             {"step": 12, "tag": "loss/D", "value": 1.0}]
     assert timed_sec_per_100(rows, warmup=5) == pytest.approx(100 * (0.1 + 0.14) / 7)
+
+
+@pytest.mark.parametrize("argv, mode, rest", [
+    (["--arch", "mlp", "x=1"], None, ["--arch", "mlp", "x=1"]),                       # the norm table
+    (["--pairs", "resnet:cifar10", "--throughput", "--steps", "3"], "throughput",     # a flag anywhere, the rest
+     ["--pairs", "resnet:cifar10", "--steps", "3"]),                                  # in order
+    (["--overhead", "--warmup", "-1"], "overhead", ["--warmup", "-1"]),
+    (["--ops", "-h"], "ops", ["-h"]),                                                 # the mode's own --help
+    (["--thr", "2"], None, ["--thr", "2"]),                                          # no abbreviations: --threads
+])
+def test_bench_modes_are_parsed_flags(argv, mode, rest):
+    from sngan.commands.bench import mode_parser
+
+    args, left = mode_parser().parse_known_args(argv)
+    assert (args.mode, left) == (mode, rest)
+
+
+def test_bench_takes_one_mode(capsys):
+    from sngan.commands.bench import bench
+
+    with pytest.raises(SystemExit) as e:
+        bench(["--throughput", "--ops"])
+    assert e.value.code == 2 and "not allowed with" in capsys.readouterr().err
 
 
 def test_bench_cli_table(tmp_path):
@@ -34,7 +57,7 @@ def kept_cell_dirs(tmp_path, monkeypatch):
     import contextlib
     import itertools
 
-    import sngan.commands.cells
+    import sngan.commands.bench.cells
 
     dirs, counter = [], itertools.count()
 
@@ -45,7 +68,7 @@ def kept_cell_dirs(tmp_path, monkeypatch):
         dirs.append(path)
         yield str(path)
 
-    monkeypatch.setattr(sngan.commands.cells.tempfile, "TemporaryDirectory", kept)
+    monkeypatch.setattr(sngan.commands.bench.cells.tempfile, "TemporaryDirectory", kept)
     return dirs
 
 
@@ -66,7 +89,7 @@ def test_image_cell_runs_without_metrics(kept_cell_dirs, capsys):
 
 
 def test_throughput_images_per_s_uses_composed_n_dis(kept_cell_dirs):
-    from sngan.commands.throughput import run_throughput
+    from sngan.commands.bench.throughput import run_throughput
 
     rows = run_throughput([("mlp", "ring8")], [], steps=2, warmup=1, batch_size=8, device="cpu",
                           extra=["optim.n_dis=3"])
@@ -78,15 +101,28 @@ def test_throughput_images_per_s_uses_composed_n_dis(kept_cell_dirs):
 def test_ops_counts_a_g_update_and_grouping_dispatches_fewer_ops(tmp_path, capsys):
     """`sngan bench --ops`: FLOPs agree between SN's two power iterations (same maths), grouping dispatches fewer
     aten ops, and norm=none needs fewer still (SN's cost is counted, not timed)."""
-    from sngan.commands.ops import ops
+    from sngan.commands.bench.ops import ops
 
     small = ["batch_size=4", "arch.g_ch=8", "arch.d_ch=8", "optim.n_dis=1"]
     sn = ops(["--arch", "dcgan", "--dataset", "digits", "--device", "cpu", "--warmup", "1",
               "--json", str(tmp_path / "ops.json"), *small])
     per, grouped = sn["per_layer_sn"], sn["grouped_sn"]
-    assert per["flops"] > 0 and grouped["flops"] == pytest.approx(per["flops"], rel=1e-3)
+    # the same maths; the grouped power iteration multiplies zero-padded matrices, a few more FLOPs for this tiny D
+    assert per["flops"] > 0 and per["flops"] <= grouped["flops"] <= 1.1 * per["flops"]
     assert grouped["aten_ops"] < per["aten_ops"]
     assert json.load(open(tmp_path / "ops.json"))["grouped_sn"]["aten_ops"] == grouped["aten_ops"]
     assert "TFLOP" in capsys.readouterr().out
     plain = ops(["--arch", "dcgan", "--dataset", "digits", "--device", "cpu", "--warmup", "1", *small, "norm=none"])
     assert plain["per_layer_sn"]["aten_ops"] < grouped["aten_ops"]
+
+
+def test_sn_dispatches_at_most_1_3x_the_ops_of_no_norm_on_the_cuda_default_path():
+    """The paper's CIFAR-10 ResNet job (n_dis 5, D(real) and D(fake) apart, G batch twice the D batch) with SN's
+    power iterations grouped, as on CUDA: at most 1.3x the aten ops per G update of the same job without a norm
+    (views left out, an optimizer step counted as the one fused kernel it is on CUDA). Counted, not timed."""
+    from sngan.commands.bench.ops import ops
+
+    counted = ops(["--device", "cpu", "--warmup", "1", "batch_size=2", "optim.g_batch_size=4"])
+    none, grouped = counted["no_norm"]["aten_ops"], counted["grouped_sn"]["aten_ops"]
+    assert grouped <= 1.3 * none, (grouped, none)
+    assert counted["per_layer_sn"]["aten_ops"] > grouped

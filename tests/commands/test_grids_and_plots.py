@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sngan.commands import plots
+from sngan.commands.report import plots
 from sngan.gan.generate import sample_grid, to_grid
-from sngan.run.reader import Run
+from sngan.commands.report.reader import Run
 
 
 @pytest.mark.parametrize("n, size, channels", [(16, 16, 1), (9, 16, 1), (64, 32, 3), (1, 16, 1), (3, 16, 3)])

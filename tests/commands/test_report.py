@@ -9,7 +9,7 @@ import pytest
 
 from conftest import run_cli
 from sngan.errors import UserError
-from sngan.run.reader import find_runs
+from sngan.commands.report.reader import find_runs
 
 ENV = {"OMP_NUM_THREADS": "1"}  # 2 shared cores: threads fighting each other make runs 100x slower
 
@@ -74,7 +74,7 @@ def add_scalars(path, rows):
 def test_std_tags_are_shown_as_spread_of_their_metric(tmp_path, monkeypatch):
     import matplotlib.axes
 
-    from sngan.commands.report import metric_tags, write_report
+    from sngan.commands.report.report import metric_tags, write_report
 
     for i, (setting, is_mean, is_std) in enumerate([("A", 7.0, 0.5), ("B", 6.0, 0.25)]):
         fake_run(tmp_path / "sweep" / str(i), "sn", setting, 30.0 + i)
@@ -157,8 +157,8 @@ def seeded_run(path, norm, setting, seed, is_value, fid, spectra_end, spectra_st
 
 
 def test_seeds_untrained_cells_ranking_and_the_papers_figures(tmp_path, monkeypatch):
-    from sngan.commands import plots
-    from sngan.commands.report import write_report
+    from sngan.commands.report import plots
+    from sngan.commands.report.report import write_report
 
     # sn: trained in C (IS 6, 7) and D (IS 5, 5), untrained in B (IS 1.5); gp: trained in B only
     cells = [("sn", "B", 1.5, 200.0), ("sn", "C", 6.0, 10.0), ("sn", "C", 7.0, 12.0), ("sn", "D", 5.0, 20.0),

@@ -19,7 +19,8 @@ from collections import Counter
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from ..errors import UserError
+from ...errors import UserError
+from .jobs import cell_overrides, dataset_overrides
 
 
 class OpCounter(TorchDispatchMode):
@@ -63,7 +64,7 @@ def count_update(models, plan, stream, step: int, device: torch.device) -> dict:
     """Counts of one G update (train.step.train_step) after the ones already run."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from ..train.step import train_step
+    from ...train.step import train_step
 
     counter = OpCounter((models.opt_G, models.opt_D))
     with counter:
@@ -82,7 +83,7 @@ def count_syncs(models, plan, stream, step: int) -> dict:
     """Host synchronizations inside one G update on CUDA: sync-debug warnings and profiler events."""
     from torch.profiler import ProfilerActivity, profile
 
-    from ..train.step import train_step
+    from ...train.step import train_step
 
     torch.cuda.synchronize()
     with warnings.catch_warnings(record=True) as caught, \
@@ -101,15 +102,15 @@ def count_syncs(models, plan, stream, step: int) -> dict:
 
 
 def measure(overrides: list[str], device: str, warmup: int) -> dict:
-    from ..config import compose_train
-    from ..device import pick_device
-    from ..train.entry import bare_training, read_config
+    from ...config import compose_train
+    from ...device import pick_device
+    from ...train.entry import bare_training, read_config
 
     with tempfile.TemporaryDirectory() as run_dir:
         cfg = compose_train(overrides + [f"device={device}", "metrics.enabled=false"], run_dir=run_dir)
         dev = pick_device(cfg.device)
         models, plan, stream = bare_training(read_config(cfg), dev)
-        from ..train.step import train_step
+        from ...train.step import train_step
 
         for step in range(warmup):
             train_step(models, plan, stream, step)
@@ -117,8 +118,6 @@ def measure(overrides: list[str], device: str, warmup: int) -> dict:
 
 
 def ops(argv: list[str]) -> dict:
-    from .throughput import cell_overrides, dataset_overrides
-
     parser = argparse.ArgumentParser(prog="sngan bench --ops", description=__doc__.split("\n")[0])
     parser.add_argument("--arch", default="resnet")
     parser.add_argument("--dataset", default="cifar10")

@@ -1,4 +1,4 @@
-"""The SN-GAN paper's figures from run folders (sngan.run.reader.Run), as PNGs (matplotlib, Agg backend), named
+"""The SN-GAN paper's figures from run folders (reader.Run), as PNGs (matplotlib, Agg backend), named
 and numbered as in the paper (arXiv 1802.05957):
 
 fig1_inception_score_<group>: IS per setting A-F, one line per norm, mean ± std over seeds (paper Fig. 1).
@@ -23,7 +23,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ..run.reader import method_key, metric_base, setting_key  # noqa: E402
+from .reader import method_key, metric_base, setting_key  # noqa: E402
 
 DPI = 110
 

@@ -7,9 +7,9 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..errors import UserError
-from .layout import RunFolder, list_checkpoints, read_jsonl
-from .logger import last_values
+from ...errors import UserError
+from ...run.layout import RunFolder, list_checkpoints, read_jsonl
+from ...run.logger import last_values
 
 SETTING_ORDER = ["A", "B", "C", "D", "E", "F"]
 NORM_ORDER = ["none", "wc", "wn", "sn"]
@@ -124,7 +124,7 @@ def _load_config(run: RunFolder) -> dict | None:
 
     if os.path.exists(run.record):
         return OmegaConf.to_container(OmegaConf.load(run.record), resolve=False)
-    from .checkpoints import CheckpointError, load_checkpoint
+    from ...run.checkpoints import CheckpointError, load_checkpoint
 
     for path in list_checkpoints(run.root):
         try:

@@ -1,14 +1,14 @@
 """One benchmark cell: a short real training run, timed as `sngan bench` times it (the warm-up window
-left out, bookkeeping outside the timing windows). Shared by `sngan bench` and `sngan bench --throughput`."""
+left out, bookkeeping outside the timing windows). Shared by every `sngan bench` mode."""
 from __future__ import annotations
 
 import contextlib
 import io
 import tempfile
 
-from ..errors import UserError
-from ..run.layout import RunFolder
-from ..run.logger import read_scalars
+from ...errors import UserError
+from ...run.layout import RunFolder
+from ...run.logger import read_scalars
 
 TIME_TAG = "time/sec_per_100_G_updates"
 
@@ -16,7 +16,7 @@ TIME_TAG = "time/sec_per_100_G_updates"
 def bench_config(arch: str, norm: str, dataset: str, steps: int, warmup: int, batch_size: int, device: str,
                  setting: str, run_dir: str, extra: list[str]):
     """The training config of one bench cell; nothing but the timed steps is logged inside the windows."""
-    from ..config import compose_train
+    from ...config import compose_train
 
     total = warmup + steps
     rare = total + 1  # sigma, samples, checkpoints, 2-D metrics: only at the end, outside the timing
@@ -48,7 +48,7 @@ def timed_sec_per_100(rows: list[dict], warmup: int) -> float:
 
 def bench_one(arch, norm, dataset, steps, warmup, batch_size, device, setting, extra):
     """Seconds per 100 G updates of one cell, and the composed config it ran with (optim.n_dis, ...)."""
-    from ..train import train
+    from ...train import train
 
     with tempfile.TemporaryDirectory(prefix="sngan-bench-") as run_dir:
         cfg = bench_config(arch, norm, dataset, steps, warmup, batch_size, device, setting, run_dir, extra)

@@ -15,16 +15,17 @@ import time
 
 import torch
 
-from ..errors import UserError
+from ...errors import UserError
 from .cells import bench_config, bench_one
+from .jobs import cell_overrides, dataset_overrides
 
 
 def bare_loop_sec_per_100(cfg, steps: int, warmup: int) -> float:
     """The training step (train.step.train_step: the same D and G steps as `sngan train`) with nothing around it:
     no finite check, no EMA, no logging, on the modules and data the trainer would build."""
-    from ..device import pick_device
-    from ..train.entry import bare_training, read_config
-    from ..train.step import train_step
+    from ...device import pick_device
+    from ...train.entry import bare_training, read_config
+    from ...train.step import train_step
 
     device = pick_device(cfg.device)
     models, plan, stream = bare_training(read_config(cfg), device)
@@ -42,13 +43,13 @@ def bare_loop_sec_per_100(cfg, steps: int, warmup: int) -> float:
 
 def d_step_seconds(norm_name: str, device: str, batch_size: int, steps: int, warmup: int) -> float:
     """Seconds per D step of the paper's CIFAR-10 ResNet D (32 px) with norm_name."""
-    from ..build import build_models, model_recipe
-    from ..device import pick_device
+    from ...build import build_models, model_recipe
+    from ...device import pick_device
 
     with tempfile.TemporaryDirectory() as d:
         cfg = bench_config("resnet", norm_name, "digits", 1, 1, batch_size, device, "resnet", d,
                            ["dataset.resolution=32", "dataset.channels=3"])
-    from ..train.speed import SpeedOptions, apply_speed
+    from ...train.speed import SpeedOptions, apply_speed
 
     dev = pick_device(cfg.device)
     G, D = build_models(model_recipe(cfg), dev)
@@ -84,8 +85,6 @@ def overhead(argv: list[str]) -> dict:
     args = parser.parse_args(argv)
     if min(args.steps, args.warmup, args.repeats, args.d_steps) < 1:
         raise UserError("--steps, --warmup, --d-steps and --repeats must be >= 1")
-    from .throughput import cell_overrides, dataset_overrides
-
     trainer, bare, sn, none = [], [], [], []
     with tempfile.TemporaryDirectory(prefix="sngan-overhead-") as tmp:
         # the paper's job for this arch and dataset where it has one, on its files (synthetic when absent)

@@ -1,8 +1,9 @@
 """`sngan report DIR [DIR...] --out OUT`: tables and the paper's figures from finished run folders.
 
 A run folder is any folder holding scalars.jsonl (a `sngan train -m` sweep folder holds one per job).
-Each run's config comes from .hydra/config.yaml, else from its newest checkpoint's 'config'.
-Writes OUT/report.md, OUT/report.csv and PNG plots (see sngan.commands.plots).
+Runs are read back by reader.py (each run's config from its run.yaml, else its newest readable checkpoint,
+else .hydra/config.yaml). Writes OUT/report.md and OUT/report.csv (the tables: this module) and PNG figures
+(plots.py).
 """
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import json
 import os
 import statistics
 
-from ..errors import UserError
-from ..run.reader import STD_SUFFIX, Run, find_runs, method_key, metric_base, setting_key
+from ...errors import UserError
+from .reader import STD_SUFFIX, Run, find_runs, method_key, metric_base, setting_key
+
 
 def all_metric_tags(runs: list[Run]) -> list[str]:
     return sorted({tag for r in runs for tag in r.final()})
