@@ -15,11 +15,12 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import shlex
 import sys
 
 from hydra.experimental.callback import Callback  # SweepRecord: no-op hooks for the events it ignores
 from omegaconf import OmegaConf, open_dict
+
+from .run.rerun import Rerun
 
 CONFIG_PATH = "pkg://sngan.conf"
 SWEEP_ARGV_ENV = "SNGAN_SWEEP_ARGV"   # the sweep's own argv, for the jobs' resume messages (inherited by launchers)
@@ -130,17 +131,7 @@ def run_single(command: str, config_name: str, task, argv: list[str]) -> None:
         cfg.hydra.runtime.output_dir = run_dir
     HydraConfig.instance().set_config(cfg)
     task_cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]) if "hydra" in cfg else cfg
-    rerun = single_rerun(command, argv, run_dir)
-    task(task_cfg, rerun, None, False)
-
-
-def single_rerun(command: str, argv: list[str], run_dir: str) -> str:
-    """The command that resumes this run: the same arguments; a given hydra.run.dir becomes the folder it resolved to
-    (a `${now:...}` in it would resolve elsewhere next time)."""
-    args = [a for a in argv if not a.startswith("hydra.run.dir=")]
-    if len(args) != len(argv):
-        args.append(f"hydra.run.dir={run_dir}")
-    return " ".join(["sngan", command, *map(shlex.quote, args)])
+    task(task_cfg, Rerun.of(command, argv, run_dir), None, False)
 
 
 # ---- a sweep ------------------------------------------------------------------------------------------------
@@ -205,9 +196,9 @@ def _sweep_job(command: str, task, cfg) -> None:
     hc = HydraConfig.get()
     run_dir = os.path.abspath(str(hc.runtime.output_dir))
     job_args = [o for o in hc.overrides.task if not o.startswith(("hydra.", "+hydra."))]
-    rerun = " ".join(["sngan", command, *map(shlex.quote, job_args), shlex.quote(f"hydra.run.dir={run_dir}")])
+    rerun = Rerun(command, (*job_args, f"hydra.run.dir={run_dir}"))  # this job alone, in its own folder
     sweep_argv = json.loads(os.environ.get(SWEEP_ARGV_ENV, "[]"))
-    sweep_rerun = " ".join(["sngan", command, *map(shlex.quote, sweep_argv)]) if sweep_argv else None
+    sweep_rerun = Rerun(command, tuple(sweep_argv)) if sweep_argv else None
     try:
         task(cfg, rerun, sweep_rerun, True)
     except SystemExit:

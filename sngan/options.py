@@ -59,6 +59,7 @@ def parse(cls, node, prefix: str, ignore: tuple[str, ...] = ("name",)):
     from omegaconf.errors import MissingMandatoryValue
 
     hints = typing.get_type_hints(cls)
+    name_of = (lambda key: f"{prefix}.{key}") if prefix else (lambda key: key)  # top-level keys: no prefix
     data = {}
     keys = list(node.keys()) if node is not None else []
     for key in keys:
@@ -72,13 +73,14 @@ def parse(cls, node, prefix: str, ignore: tuple[str, ...] = ("name",)):
     if unknown:
         key = unknown[0]
         close = difflib.get_close_matches(key, sorted(known_keys(cls)), n=1)
-        hint = f"did you mean {prefix}.{close[0]}?" if close else f"the keys of {prefix} are {', '.join(sorted(known_keys(cls)))}"
-        raise ConfigError(f"unknown key {prefix}.{key}: {hint}")
+        hint = (f"did you mean {name_of(close[0])}?" if close
+                else f"the keys of {prefix or 'this command'} are {', '.join(sorted(known_keys(cls)))}")
+        raise ConfigError(f"unknown key {name_of(key)}: {hint}")
     values = {}
     for field in dataclasses.fields(cls):
         if field.name not in data:
-            raise ConfigError(f"{prefix}.{field.name} is missing from the config (conf/ defines every key): "
+            raise ConfigError(f"{name_of(field.name)} is missing from the config (conf/ defines every key): "
                               f"reinstall sngan or restore the config file")
         allowed, nullable = _allowed(hints[field.name])
-        values[field.name] = _coerce(data[field.name], allowed, nullable, f"{prefix}.{field.name}")
+        values[field.name] = _coerce(data[field.name], allowed, nullable, name_of(field.name))
     return cls(**values)

@@ -19,6 +19,7 @@ from ..errors import TrainingInterrupted, UserError
 from ..run import checkpoints as ckpt_io
 from ..run.hparams import log_hparams
 from ..run.layout import RunFolder
+from ..run.rerun import Rerun
 from ..run.logger import RunLogger
 from . import resume
 from .finite import FiniteGuard
@@ -44,7 +45,7 @@ class ResumePoint:
 class Bookkeeper:
     def __init__(self, *, run: RunFolder, logger: RunLogger, metrics, samples, console, par, schedule: Schedule,
                  optim: OptimOptions, finite: FiniteGuard, stream, checkpoint_extra: dict, hparams: dict,
-                 start: ResumePoint, rerun: str | None, device: torch.device):
+                 start: ResumePoint, rerun: Rerun, device: torch.device):
         self.run, self.logger, self.metrics, self.samples, self.console = run, logger, metrics, samples, console
         self.par, self.schedule, self.optim, self.finite, self.stream = par, schedule, optim, finite, stream
         self.checkpoint_extra, self.hparams, self.rerun, self.device = checkpoint_extra, hparams, rerun, device
@@ -174,6 +175,5 @@ class Bookkeeper:
         if self.last_ckpt != self.run.checkpoint(step):
             self.checkpoint(step, models)
         self.stop.chain_previous()  # e.g. submitit's preemption handler: requeue now the checkpoint exists
-        again = f"`{self.rerun}`" if self.rerun else "the same command"
         raise TrainingInterrupted(f"stopped by {self.stop.signal} after step {step}; checkpoint {self.last_ckpt} "
-                                  f"written: rerun {again} to resume")
+                                  f"written: rerun {self.rerun.again()} to resume")

@@ -3,36 +3,7 @@ next. Lines go through tqdm.write so the progress bar stays intact; rank 0 alone
 bar is off and each job prints its end line only."""
 from __future__ import annotations
 
-import shlex
-
 from tqdm import tqdm
-
-
-def rerun_command(overrides: list[str] | None) -> str:
-    """The command that resumes this run: `sngan train` with the same overrides."""
-    return " ".join(["sngan", "train", *map(shlex.quote, overrides or [])])
-
-
-def extend_command(rerun: str, step: int) -> str:
-    """The command that continues a finished run in its own folder to twice its length."""
-    kept = [w for w in shlex.split(rerun) if not w.startswith("train.steps=")]
-    return " ".join(map(shlex.quote, kept + [f"train.steps={2 * max(step, 1)}"]))
-
-
-def afresh_command(rerun: str) -> str:
-    """The same command in a new run folder (name= and hydra.run.dir= replaced by a new name)."""
-    kept = [w for w in shlex.split(rerun) if not w.startswith(("name=", "hydra.run.dir="))]
-    return " ".join(map(shlex.quote, kept + ["name=NEW_NAME"]))
-
-
-def hydra_overrides() -> list[str] | None:
-    """This run's command-line overrides when it runs under Hydra (the CLI), else None."""
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else None
-    except (ImportError, ValueError):
-        return None
 
 
 def count(n: int) -> str:
@@ -71,7 +42,7 @@ class Console:
         self.line(f"step {step}: " + ", ".join(parts))
 
     def end(self, run_dir: str, step: int, final: dict, best: dict | None, references: dict | None,
-            has_checkpoint: bool, rerun: str | None = None) -> None:
+            has_checkpoint: bool, rerun=None) -> None:
         refs = references or {}
         shown = {k[len("metrics/"):]: v for k, v in final.items() if k.startswith("metrics/") and not k.endswith("_std")}
         scores = ", ".join(f"{k} {v:.4g}" + (f" (real {refs['metrics/' + k]:.4g})" if "metrics/" + k in refs else "")
@@ -88,6 +59,6 @@ class Console:
         if has_checkpoint:
             which = f"{run_dir}:best" if best else run_dir
             lines.append(f"  samples:    sngan sample ckpt={which} n=64 out=samples.png")
-        if rerun and has_checkpoint:
-            lines.append(f"  extend:     {extend_command(rerun, step)}")
+        if rerun is not None and rerun.known and has_checkpoint:  # rerun: sngan.run.rerun.Rerun
+            lines.append(f"  extend:     {rerun.extend(step)}")
         self.line("\n".join(lines))

@@ -26,6 +26,7 @@ from ..run import identity
 from ..run import lock as run_lock
 from ..run.layout import CKPT_RE, Created, RunFolder
 from ..run.lock import RunLocked
+from ..run.rerun import UNKNOWN_TRAIN, Rerun
 from ..run.logger import RunLogger
 from . import parallel, resume, speed
 from .bookkeeping import Bookkeeper, ResumePoint
@@ -63,8 +64,8 @@ class TrainSetup:
 class LaunchContext:
     """How this run was started, from the CLI (sngan.launch): the commands that resume it."""
 
-    rerun: str | None = None        # the exact command that resumes this run in its folder
-    sweep_rerun: str | None = None  # for a sweep job: the command that reruns (and resumes) the whole sweep
+    rerun: Rerun = UNKNOWN_TRAIN    # the exact command that resumes this run in its folder
+    sweep_rerun: Rerun | None = None  # for a sweep job: the command that reruns (and resumes) the whole sweep
     sweep: bool = False             # a job of a Hydra multirun: no bars, one start and one end line
 
 
@@ -207,7 +208,7 @@ def _run(setup: TrainSetup, context: LaunchContext, guard: "StartGuard") -> dict
                   str(setup.config.get("setting_name", "")), setup.loss.name, start.step, schedule.steps)
     samples = SampleWriter(run, logger, latents, fixed_z, device,
                            points_dataset=setup.dataset.name if shape.points else None,
-                           points_num=_points_num(planned), class_grid_limit=schedule.class_grids)
+                           points_num=_points_num(setup.metrics_node), class_grid_limit=schedule.class_grids)
     # with fused Adam (the CUDA default) non-finite steps are flagged and skipped on the device, read at bookkeeping
     finite = FiniteGuard(schedule.check_finite, deferred=setup.speed.fused_adam_on(device.type),
                          device=device, rerun=context.rerun)
@@ -269,7 +270,7 @@ class StartGuard:
     started() once the first step is done. A disk failure at any time keeps its own line (DiskError), with the
     newest intact checkpoint and the command that resumes from it added."""
 
-    def __init__(self, rerun: str | None = None):
+    def __init__(self, rerun: Rerun = UNKNOWN_TRAIN):
         self.created, self.done, self.lock, self.run_dir, self.rerun = None, False, None, None, rerun
 
     def __enter__(self) -> "StartGuard":
@@ -314,19 +315,20 @@ class StartGuard:
         raise ConfigError(f"cannot start training: {type(error).__name__}: {first[:300]}") from None
 
 
-def resume_advice(run_dir: str, rerun: str | None) -> str:
+def resume_advice(run_dir: str, rerun: Rerun) -> str:
     """Where a stopped run would resume from, and the command that does it."""
     from ..run.layout import list_checkpoints
 
     found = list_checkpoints(run_dir)
-    again = f"`{rerun}`" if rerun else "the same command"
+    again = rerun.again()
     if not found:
         return f"no checkpoint yet: then rerun {again} (it starts afresh)"
     step = int(CKPT_RE.search(found[0]).group(1))
     return f"the newest checkpoint {found[0]} (step {step}) is intact: then rerun {again} to resume from it"
 
 
-def _points_num(planned) -> int:
-    """Points in the 2-D scatter plots: as many as the mode metrics draw."""
-    modes = [m for m, _ in planned if m.name == "modes"]
-    return modes[0].options.num_samples if modes else 2500
+def _points_num(metrics_node) -> int:
+    """Points in the 2-D scatter plots: as many as the mode metrics draw (metrics.modes.num_samples)."""
+    from ..metrics.modes import ModeMetrics
+
+    return ModeMetrics.parse_options(metrics_node).num_samples

@@ -16,6 +16,7 @@ import math
 import torch
 
 from ..errors import NonFiniteError
+from ..run.rerun import UNKNOWN_TRAIN, Rerun
 
 WHAT = {1: "D", 2: "G"}
 
@@ -35,19 +36,17 @@ def all_finite(loss: torch.Tensor, params) -> bool:
 
 
 def halt_message(what: str, step: int, last_checkpoint: str | None, loss: float | None = None,
-                 rerun: str | None = None) -> str:
+                 rerun: Rerun = UNKNOWN_TRAIN) -> str:
     kept = (f"the last good checkpoint {last_checkpoint} is intact" if last_checkpoint else "no checkpoint was written yet")
     value = f" (loss={loss:.4g})" if loss is not None else ""
-    cmd = rerun or "sngan train <same overrides>"
-    # the same command would resume into the same step; resume refuses a changed optim.* unless forced
-    retry = (f"; continue from it with a lower lr: `{cmd} optim.lr=<lower> resume_force=true`, or start afresh "
-             f"with other values: `{cmd} name=<new name> ...`")
+    # the same command would resume into the same step: retry with a lower lr, or afresh with other values
+    retry = f"; continue from it with a lower lr: `{rerun.lower_lr()}`, or start afresh with other values: `{rerun.afresh()}`"
     return (f"non-finite {what} loss or gradient{value} at step {step}: halted before the optimizer applied it; "
             f"{kept}{retry}")
 
 
 def check_finite(loss: torch.Tensor, params, what: str, step: int, last_checkpoint: str | None,
-                 rerun: str | None = None) -> None:
+                 rerun: Rerun = UNKNOWN_TRAIN) -> None:
     """Raise NonFiniteError naming the step and the last good checkpoint when `what` went non-finite."""
     if all_finite(loss, params):
         return
@@ -58,7 +57,7 @@ class FiniteGuard:
     """check(loss, params, what, step, optimizer) before each optimizer step; poll(par) where the loop may sync.
     `last_checkpoint` (kept current by the bookkeeping) is the good checkpoint the halt message names."""
 
-    def __init__(self, enabled: bool, deferred: bool, device: torch.device, rerun: str | None = None):
+    def __init__(self, enabled: bool, deferred: bool, device: torch.device, rerun: Rerun = UNKNOWN_TRAIN):
         self.enabled, self.deferred, self.rerun = enabled, enabled and deferred, rerun
         self.last_checkpoint: str | None = None
         if self.deferred:

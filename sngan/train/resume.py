@@ -154,14 +154,11 @@ def read_best(run_dir: str) -> dict | None:
         return None
 
 
-def finished_message(run_dir: str, step: int, rerun: str | None) -> str:
-    """What to do with a run that already reached train.steps: extend it in its folder, or start afresh."""
-    from .console import afresh_command, extend_command
-
-    extend = extend_command(rerun, step) if rerun else f"sngan train <same overrides> train.steps={2 * max(step, 1)}"
-    afresh = afresh_command(rerun) if rerun else "sngan train <same overrides> name=NEW_NAME"
+def finished_message(run_dir: str, step: int, rerun) -> str:
+    """What to do with a run that already reached train.steps (rerun: sngan.run.rerun.Rerun): extend it in its
+    folder, or start afresh."""
     return (f"sngan train: the run in {run_dir} already finished ({step} G updates); nothing to do. "
-            f"Extend it: {extend}; start afresh: {afresh}")
+            f"Extend it: {rerun.extend(step)}; start afresh: {rerun.afresh()}")
 
 
 # ---- what may not change -----------------------------------------------------------------------------

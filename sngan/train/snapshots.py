@@ -48,7 +48,7 @@ class SampleWriter:
     """samples(G, step): write this step's samples of G (the EMA copy when on)."""
 
     def __init__(self, run: RunFolder, logger, latents: Latents, fixed_z: torch.Tensor, device: torch.device,
-                 points_dataset: str | None = None, points_num: int = 2500, class_grid_limit: int = 10):
+                 points_dataset: str | None, points_num: int, class_grid_limit: int):
         self.run, self.logger, self.latents, self.device = run, logger, latents, device
         self.fixed_z = fixed_z
         self.fixed_y = latents.grid_labels(len(fixed_z), device)
