@@ -1,4 +1,4 @@
-"""CUDA defects found by reading, shown and fixed on the CPU: the deferred non-finite check under data
+"""CUDA paths shown right on the CPU: the deferred non-finite check under data
 parallelism, resuming with channels_last flipped under fused Adam, SN's grouped power iteration, CUDA-graph step
 marks, fp32 metrics whatever the training path, the stop flag's collectives, and the bench cell's job."""
 from __future__ import annotations
@@ -58,11 +58,11 @@ def test_grouped_power_iteration_is_the_per_layer_one():
     """speed.grouped_sn (the CUDA default): u, v, sigma and the trained weights equal the per-layer path's."""
     from sngan.build import build_models, model_recipe
     from sngan.gan.norms import sigma_estimates
-    from sngan.gan.norms.spectral import group_power_iterations
+    from sngan.gan.norms.grouped import group_spectral_norms
 
     recipe = model_recipe(compose_train(["arch=resnet", "arch.g_ch=16", "arch.d_ch=8", "norm=bssn"]))
     (_, D1), (_, D2) = build_models(recipe), build_models(recipe)
-    hook = group_power_iterations(D2)
+    hook = group_spectral_norms(D2)
     assert len(hook.layers) == sum(1 for _ in sigma_estimates(D1))
     opts = [torch.optim.Adam(D.parameters(), lr=1e-3) for D in (D1, D2)]
     x = torch.randn(8, 1, 16, 16, generator=torch.Generator().manual_seed(0))
@@ -149,7 +149,7 @@ def test_stop_and_clock_flags_are_agreed_every_few_steps_not_every_step(tmp_path
 
 
 def test_the_throughput_cell_composes_the_papers_resnet_job(tmp_path):
-    from sngan.commands.throughput import cell_overrides
+    from sngan.commands.bench.jobs import cell_overrides
 
     cfg = compose_train(cell_overrides("resnet", "cifar10"), run_dir=tmp_path)
     assert (cfg.loss.name, cfg.optim.n_dis, cfg.optim.g_batch_size, cfg.batch_size) == ("hinge", 5, 128, 64)

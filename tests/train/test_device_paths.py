@@ -1,4 +1,4 @@
-"""The GPU-first loop, checked on the CPU where it can be (load path, device-side non-finite flag, no D
+"""The loop's device paths, checked on the CPU where they can be (load path, device-side non-finite flag, no D
 grads in the G step, no graph breaks under compile), and on a GPU by the `gpu`-marked tests."""
 from __future__ import annotations
 

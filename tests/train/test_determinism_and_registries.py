@@ -1,4 +1,4 @@
-"""Guards of the package restructure: training is a pure function of its config (two runs of one fixed-seed
+"""Training is a pure function of its config (two runs of one fixed-seed
 config end with bitwise the same G and D), and every registry entry (norm, loss, arch, metric) has its
 config file or schedule key, and every config file its entry."""
 from __future__ import annotations

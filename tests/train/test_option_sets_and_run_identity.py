@@ -1,4 +1,4 @@
-"""One vocabulary: option sets carry no defaults of their own (conf/ holds every default), one definition of what
+"""Option sets carry no defaults of their own (conf/ holds every default), one definition of what
 identifies a run serves the folder name, the resume guard and the HParams tab, and a start composes once."""
 from __future__ import annotations
 
