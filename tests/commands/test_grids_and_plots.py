@@ -49,7 +49,7 @@ def one_point_run(path, norm="sn", setting="C"):
     scalars = [{"step": 10, "tag": "sigma_exact/D/fc", "value": 1.5}, {"step": 10, "tag": "sigma/D/fc", "value": 1.4},
                {"step": 10, "tag": "metrics/FID", "value": 30.0}]
     return Run(str(path), {"norm": {"name": norm}, "setting_name": setting}, scalars,
-               {"step": 10, "spectra": {"fc": [2.0]}})
+               {"step": 10, "spectra": {"main.00": [2.0, 1.0], "fc": [2.0]}})
 
 
 @pytest.fixture
@@ -75,6 +75,8 @@ def test_every_line_of_every_figure_draws_markers(tmp_path, captured):
     runs = [one_point_run(tmp_path / "a"), one_point_run(tmp_path / "b", norm="none")]
     names = plots.all_figures(runs, ["metrics/FID"], str(tmp_path), "g")
     assert {"fig2_fid_g.png", "sigma_estimate_g.png", "fig3_spectra_g.png"} <= set(names)
+    titles = [ax.get_title() for ax in captured["fig3_spectra_g.png"].axes if ax.get_title()]
+    assert titles == ["main.00"]  # a layer with one singular value has no spectrum to draw: no empty fc panel
     for name in ("fig2_fid_g.png", "sigma_estimate_g.png", "fig3_spectra_g.png"):
         lines = data_lines(captured[name])
         assert lines, name

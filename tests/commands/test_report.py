@@ -100,8 +100,8 @@ def test_std_tags_are_shown_as_spread_of_their_metric(tmp_path, monkeypatch):
     assert "| sn | 7 ± 0.5 | 6 ± 0.25 |" in md          # the last logged spread, next to the last mean
     assert "| sn | 30 | 31 |" in md                     # FID logs no std: the value alone
     # Fig. 1: one panel per IS metric (none for IS_std), error bars = the logged std of the single run
-    is_bars = [(label, x, y, e) for title, label, x, y, e in bars if title.startswith("metrics/IS ")]
-    assert is_bars == [("sn", [0, 1], [7.0, 6.0], [0.5, 0.25])]
+    is_bars = [(x, y, e) for title, label, x, y, e in bars if title.startswith("metrics/IS ")]
+    assert is_bars == [([0, 1], [7.0, 6.0], [[0.5, 0.25], [0.5, 0.25]])]  # (lower, upper): no log axis to clip to
     assert not any(title.startswith("metrics/IS_std") for title, *_ in bars)
     rows = list(csv.DictReader(open(tmp_path / "out" / "report.csv")))
     assert [r["metrics/IS_std"] for r in rows] == ["", "0.5", "0.25"]  # the CSV keeps the raw column

@@ -23,9 +23,27 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .reader import method_key, metric_base, setting_key  # noqa: E402
+from .reader import method_key, metric_base, paper_layer_names, setting_key  # noqa: E402
 
 DPI = 110
+# one colour per norm in every figure (a method's label may add its loss or --by keys: `gp (wgan)`)
+NORM_COLORS = {"sn": "#d62728", "none": "#7f7f7f", "wc": "#ff7f0e", "wn": "#2ca02c", "ln": "#9467bd",
+               "bn": "#8c564b", "ortho": "#e377c2", "gp": "#1f77b4", "bssn": "#17becf"}
+REFERENCE_STYLES = {"real data": "--", "real mixture": "--", "one Gaussian": ":"}
+
+
+def color_of(method: str) -> str:
+    return NORM_COLORS.get(method.split(" ")[0], "#000000")
+
+
+def _legend_outside(fig, axes) -> None:
+    """One legend for the figure, right of the panels: never over the data."""
+    handles = {}
+    for ax in axes.flat:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    if handles:
+        fig.legend(handles.values(), handles.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5))
 
 
 def _marks(n: int) -> dict:
@@ -76,9 +94,10 @@ def _cells(runs, norm, tag):
     return xs, ys, es
 
 
-def _metric_panels(runs, tags, out, title, name, untrained=frozenset()) -> str | None:
-    """One panel per metric: final value per setting, one line per norm with error bars; cells marked
-    untrained (method, setting) are drawn hollow."""
+def _metric_panels(runs, tags, out, title, name, untrained=frozenset(), references=None) -> str | None:
+    """One panel per metric: final value per setting, one line per norm (its colour in every figure) with error bars
+    over seeds; cells marked untrained (method, setting) are hollow and no line runs through them; a dashed line
+    where real data was measured the same way (and, for 2-D, the real mixture dashed and one Gaussian dotted)."""
     if not tags:
         return None
     settings = _settings(runs)
@@ -87,40 +106,54 @@ def _metric_panels(runs, tags, out, title, name, untrained=frozenset()) -> str |
     rows, cols = _grid(len(tags))
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.8 * rows), squeeze=False)
     for ax, tag in zip(axes.flat, tags):
+        log = metric_base(tag) in ("FID", "KID") and all(r.final()[tag][1] > 0 for r in runs if tag in r.final())
         for norm in _norms(runs):
             xs, ys, es = _cells(runs, norm, tag)
             if not xs:
                 continue
-            line = ax.errorbar(xs, ys, yerr=es, capsize=3, label=norm, **_marks(len(xs)))
-            hollow = [(x, y) for x, y in zip(xs, ys) if (norm, settings[x]) in untrained]
+            color = color_of(norm)
+            dead = [(norm, settings[x]) in untrained for x in xs]
+            line = [float("nan") if d else y for y, d in zip(ys, dead)]  # the line breaks at untrained cells
+            ax.plot(xs, line, color=color, label=norm, **_marks(len(xs)))
+            # error bars; on a log axis the lower bar stops above zero instead of leaving the plot
+            lower = [min(e, 0.9 * y) if log else e for y, e in zip(ys, es)]
+            ax.errorbar(xs, ys, yerr=[lower, es], fmt="none", ecolor=color, capsize=3)
+            hollow = [(x, y) for x, y, d in zip(xs, ys, dead) if d]
             if hollow:
                 ax.plot(*zip(*hollow), linestyle="none", marker="o", markersize=8, markerfacecolor="white",
-                        markeredgecolor=line[0].get_color())
+                        markeredgecolor=color)
+        reals = [r.real[tag] for r in runs if tag in r.real]
+        lines = dict((references or {}).get(tag, {}))
+        if reals:
+            lines["real data"] = statistics.fmean(reals)
+        for label, value in lines.items():
+            if not log or value > 0:
+                ax.axhline(value, color="black", linewidth=1, linestyle=REFERENCE_STYLES.get(label, "-."), label=label)
         ax.set_xticks(range(len(settings)), settings)
         ax.set_xlabel("setting (paper Table 1)")
         ax.set_ylabel(tag.split("/", 1)[1])
-        if metric_base(tag) in ("FID", "KID") and all(r.final()[tag][1] > 0 for r in runs if tag in r.final()):
+        if log:
             ax.set_yscale("log")  # as the paper draws FID: failed cells are orders of magnitude above the rest
         ax.set_title(f"{tag} per setting")
         ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(title="norm")
+    _legend_outside(fig, axes)
     n = "/".join(map(str, seeds)) or "0"
     note = f"; mean ± std over {n} seeds" + ("; hollow: not trained" if untrained else "")
     return _finish_panels(fig, axes, len(tags), title + note, out, name)
 
 
-def fig_metrics(runs, tags, out, group, untrained=frozenset()) -> list[str]:
-    """Figs. 1 and 2 of the paper (IS and FID per setting), and the other metrics in the same style."""
+def fig_metrics(runs, tags, out, group, untrained=frozenset(), references=None) -> list[str]:
+    """Figs. 1 and 2 of the paper (IS and FID per setting), and the other metrics in the same style; `references`:
+    tag -> {label: value} horizontal lines (2-D: the real mixture and one Gaussian)."""
     is_tags = [t for t in tags if metric_base(t) == "IS"]
     fid_tags = [t for t in tags if metric_base(t) == "FID"]
     other = [t for t in tags if t not in is_tags and t not in fid_tags]
     names = [_metric_panels(runs, is_tags, out, f"Inception score per setting ({group}; paper Fig. 1)",
-                            f"fig1_inception_score_{group}.png", untrained),
+                            f"fig1_inception_score_{group}.png", untrained, references),
              _metric_panels(runs, fid_tags, out, f"FID per setting ({group}; paper Fig. 2)",
-                            f"fig2_fid_{group}.png", untrained),
+                            f"fig2_fid_{group}.png", untrained, references),
              _metric_panels(runs, other, out, f"Other metrics per setting ({group})", f"metrics_{group}.png",
-                            untrained)]
+                            untrained, references)]
     return [n for n in names if n]
 
 
@@ -142,11 +175,13 @@ def fig_sigma(runs, out, group) -> str | None:
                 ax.axis("off")
                 continue
             run = match[0]  # one run per cell: the first seed
-            for k, layer in enumerate(run.series_tags("sigma_exact/D/")):
+            layers = run.series_tags("sigma_exact/D/")
+            names = paper_layer_names(layers, str(run._get("arch", "name")))
+            for k, layer in enumerate(layers):
                 color = colors[k % len(colors)]
                 steps, values = zip(*run.series(f"sigma_exact/D/{layer}"))
-                (h,) = ax.plot(steps, values, color=color, label=layer, **_marks(len(steps)))
-                handles.setdefault(layer, h)
+                (h,) = ax.plot(steps, values, color=color, label=names[layer], **_marks(len(steps)))
+                handles.setdefault(names[layer], h)
                 est = run.series(f"sigma/D/{layer}")
                 if est:
                     steps, values = zip(*est)
@@ -166,33 +201,47 @@ def fig_sigma(runs, out, group) -> str | None:
 
 
 def fig_spectra(runs, out, group, best: dict[str, str]) -> str | None:
-    """Paper Fig. 3: one panel per D layer, the squared singular values of its normalized weight W_bar over the
-    largest (sigma_i^2 / sigma_1^2), a line per norm at its best setting (`best`: norm -> setting), the first seed
-    of that cell, at its last spectra report (the trained model)."""
+    """Paper Fig. 3: one panel per D layer (the paper's names: conv1 ... fc; layers with one singular value left
+    out), the squared singular values of its normalized weight W_bar over the largest (sigma_i^2 / sigma_1^2), a
+    line per norm at its best setting (`best`: norm -> setting): the mean over every seed of that cell at its last
+    spectra report (the trained models), the band their range."""
     chosen = {}
     for norm, setting in best.items():
         match = [r for r in runs if r.method == norm and r.setting == setting and r.spectra]
         if match:
-            chosen[norm] = sorted(match, key=lambda r: str(r.seed))[0]
+            chosen[norm] = match
     if not chosen:
         return None
-    layers = list(next(iter(chosen.values())).spectra["spectra"])
+    first = next(iter(chosen.values()))[0]
+    layers = [name for name, sv in first.spectra["spectra"].items() if len(sv) > 1]
+    if not layers:
+        return None
+    names = paper_layer_names(list(first.spectra["spectra"]), str(first._get("arch", "name")))
     rows, cols = _grid(len(layers), 4)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
     for ax, layer in zip(axes.flat, layers):
-        for norm, run in sorted(chosen.items(), key=lambda item: method_key(item[0])):
-            sv = run.spectra["spectra"].get(layer)
-            if not sv:
+        for norm, cell in sorted(chosen.items(), key=lambda item: method_key(item[0])):
+            curves = []
+            for run in cell:
+                sv = run.spectra["spectra"].get(layer)
+                if sv:
+                    top = max(sv[0] ** 2, 1e-30)
+                    curves.append([v * v / top for v in sv])
+            if not curves:
                 continue
-            top = max(sv[0] ** 2, 1e-30)
-            ax.plot(range(len(sv)), [v * v / top for v in sv], label=f"{norm} ({best[norm]})", **_marks(len(sv)))
-        ax.set_title(layer, fontsize=10)
+            n = min(len(c) for c in curves)
+            mean = [statistics.fmean(c[i] for c in curves) for i in range(n)]
+            color = color_of(norm)
+            ax.plot(range(n), mean, color=color, label=f"{norm} ({best[norm]}, {len(curves)} seeds)", **_marks(n))
+            ax.fill_between(range(n), [min(c[i] for c in curves) for i in range(n)],
+                            [max(c[i] for c in curves) for i in range(n)], color=color, alpha=0.15)
+        ax.set_title(names.get(layer, layer), fontsize=10)
         ax.set_xlabel("index (descending)")
         ax.set_ylabel("sigma_i^2 / sigma_1^2")
         ax.set_ylim(0, 1.05)
         ax.grid(alpha=0.3)
-        ax.legend(title="norm (setting)", fontsize=8)
-    steps = sorted({run.spectra.get("step", "?") for run in chosen.values()})
+    _legend_outside(fig, axes)
+    steps = sorted({run.spectra.get("step", "?") for cell in chosen.values() for run in cell})
     return _finish_panels(fig, axes, len(layers), f"Squared singular values of each D layer's normalized weight, "
                           f"each norm at its best setting, step {'/'.join(map(str, steps))} ({group}; paper Fig. 3)",
                           out, f"fig3_spectra_{group}.png")
@@ -209,7 +258,9 @@ def fig_sigma_normalized(runs, out, group, setting) -> str | None:
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, norm in zip(axes[0], norms):
         cell = [r for r in runs if r.method == norm]
-        for k, layer in enumerate(cell[0].series_tags("sigma_normalized/D/")):
+        layers = cell[0].series_tags("sigma_normalized/D/")
+        names = paper_layer_names(layers, str(cell[0]._get("arch", "name")))
+        for k, layer in enumerate(layers):
             by_step: dict[int, list[float]] = {}
             for r in cell:
                 for step, value in r.series(f"sigma_normalized/D/{layer}"):
@@ -218,50 +269,56 @@ def fig_sigma_normalized(runs, out, group, setting) -> str | None:
             mean = [statistics.fmean(by_step[t]) for t in steps]
             std = [statistics.stdev(by_step[t]) if len(by_step[t]) > 1 else 0.0 for t in steps]
             color = colors[k % len(colors)]
-            ax.plot(steps, mean, color=color, label=layer, **_marks(len(steps)))
+            ax.plot(steps, mean, color=color, label=names.get(layer, layer), **_marks(len(steps)))
             ax.fill_between(steps, [m - e for m, e in zip(mean, std)], [m + e for m, e in zip(mean, std)],
                             color=color, alpha=0.15)
         ax.set_title(f"norm={norm} ({len(cell)} seed{'s' if len(cell) > 1 else ''})", fontsize=10)
         ax.set_xlabel("generator updates")
         ax.set_ylabel("sigma(W_bar)")
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(title="D layer", fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.suptitle(f"sigma(W_bar) of D's layers over training, setting {setting} ({group}; paper Fig. 9)")
+    _legend_outside(fig, axes)
+    fig.suptitle(f"sigma(W_bar) of D's layers over training, setting {setting} ({group}; paper Fig. 9; each report "
+                 f"right after a G step, before the next D update)")
     fig.tight_layout()
     return _save(fig, out, f"fig9_sigma_normalized_{group}_{setting}.png")
 
 
 def fig_time(runs, out, group) -> str | None:
-    """Bars: seconds per 100 G updates per norm, one bar per setting (n_dis differs between settings)."""
+    """Bars: seconds per 100 G updates per norm (its colour), one group of bars per setting (n_dis differs between
+    settings, so compare within a group). From the runs' own logs: under whatever else shared the CPU; the cost
+    claim of the paper's Fig. 10 rests on `sngan bench` (interleaved on a quiet machine), not on this figure."""
     if not any(r.sec_per_100() is not None for r in runs):
         return None
     norms, settings = _norms(runs), _settings(runs)
-    width = 0.8 / len(settings)
-    fig, ax = plt.subplots(figsize=(max(5, 1.4 * len(norms) * max(1, len(settings) / 2)), 4))
-    for j, s in enumerate(settings):
+    width = 0.8 / len(norms)
+    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(settings) * max(1, len(norms) / 3)), 4))
+    for i, norm in enumerate(norms):
         xs, ys = [], []
-        for i, norm in enumerate(norms):
+        for j, s in enumerate(settings):
             vals = [r.sec_per_100() for r in runs if r.method == norm and r.setting == s and r.sec_per_100() is not None]
             if vals:
-                xs.append(i + (j - (len(settings) - 1) / 2) * width)
+                xs.append(j + (i - (len(norms) - 1) / 2) * width)
                 ys.append(statistics.fmean(vals))
-        ax.bar(xs, ys, width=width, label=f"setting {s}")
-    ax.set_xticks(range(len(norms)), norms)
-    ax.set_xlabel("normalization of D")
+        ax.bar(xs, ys, width=width, label=norm, color=color_of(norm))
+    n_dis = {s: next((r._get("optim", "n_dis") for r in runs if r.setting == s), "?") for s in settings}
+    ax.set_xticks(range(len(settings)), [f"{s}\n(n_dis {n_dis[s]})" for s in settings])
+    ax.set_xlabel("setting")
     ax.set_ylabel("seconds per 100 generator updates")
-    ax.set_title(f"Training time per norm ({group}; warm-up window left out)")
+    ax.set_title(f"Training time per norm ({group}; from the runs' logs, warm-up left out)")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend()
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return _save(fig, out, f"fig10_time_{group}.png")
 
 
-def all_figures(runs, tags, out, group, best: dict[str, str] | None = None, untrained=frozenset()) -> list[str]:
+def all_figures(runs, tags, out, group, best: dict[str, str] | None = None, untrained=frozenset(),
+                references=None) -> list[str]:
     """Every figure of one group. `best`: norm -> its best setting (Fig. 3); default: each norm's first setting.
-    Fig. 9 is drawn for setting C as the paper's (for every setting when the runs have no C)."""
+    Fig. 9 is drawn for setting C as the paper's (for every setting when the runs have no C). `references`: tag ->
+    {label: value}, drawn as horizontal lines (2-D: the real mixture, one Gaussian)."""
     best = best or {norm: next(r.setting for r in runs if r.method == norm) for norm in _norms(runs)}
     settings = _settings(runs)
-    names = fig_metrics(runs, tags, out, group, untrained) + [fig_spectra(runs, out, group, best)]
+    names = fig_metrics(runs, tags, out, group, untrained, references) + [fig_spectra(runs, out, group, best)]
     names += [fig_sigma_normalized(runs, out, group, s) for s in (["C"] if "C" in settings else settings)]
     names += [fig_sigma(runs, out, group), fig_time(runs, out, group)]
     return [n for n in names if n]

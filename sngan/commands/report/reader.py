@@ -6,13 +6,14 @@ import os
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from ...errors import UserError
 from ...run.layout import RunFolder, list_checkpoints, read_jsonl
 from ...run.logger import last_values
 
 SETTING_ORDER = ["A", "B", "C", "D", "E", "F"]
-NORM_ORDER = ["none", "wc", "wn", "sn"]
+NORM_ORDER = ["none", "wc", "wn", "sn"]  # then the others by name
 TIME_TAG = "time/sec_per_100_G_updates"
 STD_SUFFIX = "_std"  # metrics/IS_std is the spread of metrics/IS: shown as ± next to it, not on its own
 
@@ -45,6 +46,26 @@ class Run:
                 return default
             node = node[k]
         return node
+
+    @property
+    def dataset(self):
+        """The run's dataset options (sngan.data.options), parsed as training parsed them; a folder's class count is
+        not needed here, so a folder no longer on this machine still reads."""
+        from ...data.options import parse_dataset
+        from ...run.legacy import upgrade_config
+
+        from omegaconf import OmegaConf
+
+        from ...data.points import MIXTURES
+
+        node = upgrade_config(self.config).get("dataset") or {}
+        if node.get("format") == "folder" and node.get("num_classes") is None:
+            node = {**node, "num_classes": 0}
+        try:
+            return parse_dataset(OmegaConf.create(node))
+        except UserError:  # a record written by hand or by sngan 0.1 lacks keys: a report needs its name and kind
+            name = str(node.get("name", ""))
+            return SimpleNamespace(name=name, points=node.get("kind") == "points" or name in MIXTURES)
 
     @property
     def norm(self) -> str:
@@ -145,25 +166,25 @@ def _protocol_text(protocol) -> str:
     return str(protocol)
 
 
-def _protocols(run: RunFolder, config: dict, final: dict) -> dict[str, str]:
+def _protocols(folder: RunFolder, run: "Run") -> dict[str, str]:
     """Per metric tag, how its number was made: metrics.jsonl's protocol records where there are any,
     the 2-D benchmark's definition for its metrics, else the tag and step it was read from."""
-    out = {}
-    for rec in read_jsonl(run.metrics):
+    out, config, final = {}, run.config, run.final()
+    for rec in read_jsonl(folder.metrics):
         if "protocol" not in rec:
             continue
         text = _protocol_text(rec["protocol"])
         for tag in rec.get("metrics") or {}:  # sngan.metrics.fidelity: {"step", "metrics": {tag: value}, "protocol"}
             out[tag] = text
-    dataset = config.get("dataset", {}) if isinstance(config, dict) else {}
+    dataset = run.dataset
     modes = ((config.get("metrics") or {}).get("modes") or {}) if isinstance(config, dict) else {}
     for tag, (step, _) in final.items():
         if tag in out:
             continue
-        if dataset.get("kind") == "points" and tag in ("metrics/modes", "metrics/high_quality", "metrics/kl_modes"):
-            out[tag] = (f"2-D {dataset.get('name')}: {modes.get('num_samples', 2500)} generated points, "
+        if dataset.points and tag in ("metrics/modes", "metrics/high_quality", "metrics/kl_modes"):
+            out[tag] = (f"2-D {dataset.name}: {modes.get('num_samples', '?')} generated points, "
                         f"high quality = within 3 std of the nearest mode, mode covered with >= "
-                        f"{modes.get('min_count', 1)} such points (step {step})")
+                        f"{modes.get('min_count', '?')} such points (step {step})")
         else:
             out[tag] = f"scalars.jsonl tag {tag} at step {step} (no protocol record)"
     return out
@@ -198,7 +219,7 @@ def find_runs(dirs: list[str], by: tuple[str, ...] = ()) -> list[Run]:
             spectra = read_jsonl(folder.spectra)
             run = Run(root, config, read_jsonl(folder.scalars), spectra[-1] if spectra else None,
                       next((r for r in spectra if r.get("step") == 0), None))
-            run.protocols = _protocols(folder, config, run.final())
+            run.protocols = _protocols(folder, run)
             records = [r for r in read_jsonl(folder.metrics) if r.get("real")]
             run.real = {k: v for k, v in records[-1]["real"].items() if k.startswith("metrics/")} if records else {}
             runs.append(run)
@@ -220,6 +241,17 @@ def label_methods(runs: list[Run], by: tuple[str, ...] = ()) -> None:
                 r.method = r.norm if r.loss == usual else f"{r.norm} ({r.loss})"
                 if by:
                     r.method += " [" + ", ".join(f"{k}={config_value(r.config, k)}" for k in by) + "]"
+
+
+def paper_layer_names(layers: list[str], arch: str) -> dict[str, str]:
+    """Log names of D's layers (main.00, ..., fc) -> the paper's (conv1 ... conv7, fc) for the standard CNN, layer1 ...
+    for the 2-D MLP; other architectures keep their module paths (the paper has no names for them)."""
+    if arch == "dcgan":
+        convs = [name for name in layers if name != "fc"]
+        return {**{name: f"conv{i}" for i, name in enumerate(convs, 1)}, "fc": "fc"}
+    if arch == "mlp":
+        return {name: f"layer{i}" for i, name in enumerate(layers, 1)}
+    return {name: name for name in layers}
 
 
 def method_key(method: str):

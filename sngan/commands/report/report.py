@@ -51,8 +51,11 @@ def pivot(runs: list[Run], value) -> tuple[list[str], list[str], dict]:
     return norms, settings, table
 
 
-def markdown_pivot(runs: list[Run], value, untrained: dict | None = None) -> list[str]:
-    """norm x setting table of value(run); cells in `untrained` ((method, setting) -> N) say so."""
+def markdown_pivot(runs: list[Run], value, untrained: dict | None = None,
+                   references: dict[str, float] | None = None) -> list[str]:
+    """norm x setting table of value(run); cells in `untrained` ((method, setting) -> N) say so; `references`
+    (label -> value: what the real data and a trivial generator score) are rows of their own, the same in every
+    column."""
     norms, settings, table = pivot(runs, value)
     untrained = untrained or {}
 
@@ -63,32 +66,46 @@ def markdown_pivot(runs: list[Run], value, untrained: dict | None = None) -> lis
     lines = ["| norm \\ setting | " + " | ".join(settings) + " |", "|---" * (len(settings) + 1) + "|"]
     for n in norms:
         lines.append(f"| {n} | " + " | ".join(show(n, s) for s in settings) + " |")
+    for label, ref in (references or {}).items():
+        lines.append(f"| *{label} (reference)* | " + " | ".join(f"*{ref:.4g}*" for _ in settings) + " |")
     return lines
 
 
 # ---- which cells trained, and the ranking of the trained ones ---------------------------------------------
 
-DEFAULT_TRAINED = "IS>=3,modes>=2"  # IS: at least 3 effective classes; 2-D: 2 modes reached (an untrained G sits near 0)
+# IS: at least 3 effective classes; 2-D: more high-quality samples than one Gaussian fitted to the mixture gets (a
+# collapsed but sharp G passes, a blob covering the plane does not)
+DEFAULT_TRAINED = "IS>=3,high_quality>gaussian"
+GAUSSIAN = "one Gaussian"  # the 2-D reference a rule's `gaussian` stands for (metrics.modes.reference_rows)
+OPS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, "<": lambda a, b: a < b}
 
 
-def parse_rules(text: str) -> list[tuple[str, str, float]]:
-    """'IS>=3,modes>=2' -> [(metric base name, '>=' or '<=', threshold)]."""
+def parse_rules(text: str) -> list[tuple[str, str, float | str]]:
+    """'IS>=3,high_quality>gaussian' -> [(metric base name, op, threshold or 'gaussian')]."""
     rules = []
     for part in (p.strip() for p in text.split(",") if p.strip()):
-        op = ">=" if ">=" in part else "<=" if "<=" in part else None
+        op = next((o for o in OPS if o in part), None)
         if op is None:
-            raise UserError(f"--trained takes NAME>=VALUE or NAME<=VALUE items, got '{part}': e.g. --trained IS>=3")
-        name, value = part.split(op, 1)
+            raise UserError(f"--trained takes NAME>=VALUE, NAME>VALUE, NAME<=VALUE or NAME<VALUE items (VALUE a number, "
+                            f"or gaussian for the 2-D one-Gaussian reference), got '{part}': e.g. --trained IS>=3")
+        name, value = (x.strip() for x in part.split(op, 1))
+        if value == "gaussian":
+            rules.append((name, op, value))
+            continue
         try:
-            rules.append((name.strip(), op, float(value)))
+            rules.append((name, op, float(value)))
         except ValueError:
-            raise UserError(f"--trained: '{value}' is not a number in '{part}': e.g. --trained IS>=3") from None
+            raise UserError(f"--trained: '{value}' is neither a number nor gaussian in '{part}': e.g. --trained "
+                            f"IS>=3") from None
     return rules
 
 
-def untrained_cells(runs: list[Run], tags: list[str], rules) -> dict[tuple[str, str], int]:
-    """(method, setting) -> its last step, for the cells whose mean final value fails a rule on a logged tag."""
+def untrained_cells(runs: list[Run], tags: list[str], rules, references: dict | None = None
+                    ) -> dict[tuple[str, str], int]:
+    """(method, setting) -> its last step, for the cells whose mean final value fails a rule on a logged tag (a rule
+    against `gaussian` compares with references["one Gaussian"][tag], where the group has 2-D references)."""
     out = {}
+    gaussian = (references or {}).get(GAUSSIAN, {})
     for (method, setting) in {(r.method, r.setting) for r in runs}:
         cell_runs = [r for r in runs if r.method == method and r.setting == setting]
         for tag in tags:
@@ -96,10 +113,29 @@ def untrained_cells(runs: list[Run], tags: list[str], rules) -> dict[tuple[str, 
             if not values:
                 continue
             mean = statistics.fmean(values)
-            if any(not (mean >= threshold if op == ">=" else mean <= threshold)
-                   for base, op, threshold in rules if base == metric_base(tag)):
-                out[(method, setting)] = max(r.last_step() for r in cell_runs)
+            for base, op, threshold in rules:
+                if base != metric_base(tag):
+                    continue
+                if threshold == "gaussian":
+                    if tag not in gaussian:
+                        continue
+                    threshold = gaussian[tag]
+                if not OPS[op](mean, threshold):
+                    out[(method, setting)] = max(r.last_step() for r in cell_runs)
     return out
+
+
+def point_references(runs: list[Run]) -> dict[str, dict[str, float]]:
+    """For a 2-D group: what the real mixture and one Gaussian fitted to it score under the runs' mode-metric
+    protocol (metrics.modes.num_samples, min_count); {} for image groups."""
+    first = runs[0]
+    if not first.dataset.points:
+        return {}
+    from ...data.points import mixture
+    from ...metrics.modes import reference_rows
+
+    modes = first.config["metrics"]["modes"]
+    return reference_rows(mixture(first.dataset.name), int(modes["num_samples"]), int(modes["min_count"]))
 
 
 def primary_tag(tags: list[str]) -> tuple[str, bool] | None:
@@ -189,7 +225,8 @@ def write_report(runs: list[Run], out: str, sources: list[str], trained: str = D
         g_runs = [r for r in runs if r.group == group]
         g_tags = metric_tags(g_runs)
         md += [f"## {group} (dataset-arch)", ""]
-        untrained = untrained_cells(g_runs, g_tags, rules)
+        references = point_references(g_runs)
+        untrained = untrained_cells(g_runs, g_tags, rules, references)
         ranked, best = ranking(g_runs, g_tags, untrained)
         if ranked:
             md += ["### Ranking (trained cells only)", ""] + ranked + [""]
@@ -200,7 +237,12 @@ def write_report(runs: list[Run], out: str, sources: list[str], trained: str = D
             if reals:
                 md += [f"Real data measured the same way (IS of real images; FID/KID of one real half against the "
                        f"other): {' / '.join(reals)}", ""]
-            md += markdown_pivot(g_runs, lambda r, t=tag: r.final_with_std(t), untrained) + [""]
+            refs = {label: values[tag] for label, values in references.items() if tag in values}
+            if refs:
+                md += [f"Reference rows: {len(refs)} rows of what the real mixture and one Gaussian fitted to it (its "
+                       f"mean and covariance: a blob with no mode) score under the same protocol; a cell counts as "
+                       f"trained only when its high-quality share beats the Gaussian's.", ""]
+            md += markdown_pivot(g_runs, lambda r, t=tag: r.final_with_std(t), untrained, refs) + [""]
         if not g_tags:
             md += ["No metrics/* tags were logged by these runs (enable metrics in training).", ""]
         md += ["### seconds per 100 generator updates (first window left out as warm-up)", ""]
@@ -222,7 +264,11 @@ def write_report(runs: list[Run], out: str, sources: list[str], trained: str = D
             if any(r.spectral_breadth(at_start=True) is not None for r in g_runs):
                 md += ["At step 0:", ""] + markdown_pivot(g_runs, lambda r: r.spectral_breadth(at_start=True)) + [""]
             md += ["At the end:", ""] + markdown_pivot(g_runs, Run.spectral_breadth, untrained) + [""]
-        figures[group] = plots.all_figures(g_runs, g_tags, out, group, best or None, frozenset(untrained))
+        by_tag = {}
+        for label, values in references.items():
+            for tag, value in values.items():
+                by_tag.setdefault(tag, {})[label] = value
+        figures[group] = plots.all_figures(g_runs, g_tags, out, group, best or None, frozenset(untrained), by_tag)
         md += ["### Figures", ""] + [f"![{name}]({name})" for name in figures[group]] + [""]
     md += ["## Runs", "", "| " + " | ".join(CSV_BASE[1:] + tags) + " | run |",
            "|---" * (len(CSV_BASE) + len(tags)) + "|"]
