@@ -94,7 +94,7 @@ def _decode(path: str, transform) -> torch.Tensor:
 class FolderImages(Dataset):
     """The readable images of a folder, decoded on access to (channels, resolution, resolution) uint8."""
 
-    def __init__(self, root: str, resolution: int, channels: int = 3):
+    def __init__(self, root: str, resolution: int, channels: int):
         root = os.path.abspath(os.path.expanduser(root))
         if not os.path.isdir(root):
             raise DataError(f"no images under {root} (no such folder): pass dataset.root=DIR to a folder of images "

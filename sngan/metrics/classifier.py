@@ -210,8 +210,7 @@ def _cached_meta(path: str, digest: str) -> dict | None:
     return meta if meta.get("data_digest") == digest else None
 
 
-def ensure_classifier(dataset, seed: int = 0, recipe: str = "auto", holdout: float = 0.2,
-                      min_accuracy: float = 0.0) -> tuple[str, dict]:
+def ensure_classifier(dataset, seed: int, recipe: str, holdout: float, min_accuracy: float) -> tuple[str, dict]:
     """The cached classifier's path and meta for exactly this data, training and caching it on first use."""
     chosen = recipe_for(dataset, recipe)
     splits = classifier_splits(dataset, seed, holdout)

@@ -81,8 +81,8 @@ def conv_operator_norm(layer: nn.Module, input_shape, iters: int, generator: tor
     return forward(x).norm().item(), x
 
 
-def lipschitz_bounds(net: nn.Module, input_sizes: dict[str, tuple], iters: int, seed: int = 0,
-                     step: int = 0) -> dict[str, float]:
+def lipschitz_bounds(net: nn.Module, input_sizes: dict[str, tuple], iters: int, seed: int,
+                     step: int) -> dict[str, float]:
     """Operator norm per conv layer whose input size is known, each iteration started from the named stream
     (seed, LIPSCHITZ, step, layer index), and exact sigma per linear layer, by layer name."""
     out = {}

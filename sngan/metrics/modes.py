@@ -28,7 +28,7 @@ from ..errors import ConfigError
 from .registry import Metric, MetricContext, register_metric
 
 
-def mode_metrics(samples: torch.Tensor, mix: Mixture, min_count: int = 1) -> dict[str, float]:
+def mode_metrics(samples: torch.Tensor, mix: Mixture, min_count: int) -> dict[str, float]:
     """modes covered, share of high-quality samples and KL(mode histogram || uniform); see the module doc."""
     samples = samples.detach().float().cpu()
     if samples.dim() != 2 or samples.shape[1] != 2:

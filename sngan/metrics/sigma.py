@@ -26,8 +26,7 @@ def layer_name(path: str) -> str:
     return ".".join(part.zfill(2) if part.isdigit() else part for part in path.split("."))
 
 
-def sigma_report(D, input_sizes: dict | None = None, lipschitz_iters: int = 0, seed: int = 0, step: int = 0
-                 ) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+def sigma_report(D, input_sizes: dict | None, lipschitz_iters: int, seed: int, step: int) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
     """Per D layer: SN's power-iteration estimate, the exact sigma of the trained weight and of the
     weight the layer computes with, that weight's singular-value spectrum, and (for convs whose input size is in
     `input_sizes`) the Lipschitz constant of the convolution by `lipschitz_iters` iterations from the named stream

@@ -57,7 +57,7 @@ def _atomic_save(path: str, state: dict) -> str:
     return atomic_write(path, lambda f: torch.save(state, f))
 
 
-def save_checkpoint(run_dir: str, state: dict, step: int, keep: int = 2) -> str:
+def save_checkpoint(run_dir: str, state: dict, step: int, keep: int) -> str:
     """Write state to a temp file, fsync, rename into place, then drop all but the newest `keep`
     (never fewer than 2: the newest may be cut short by a crash of the disk or the node). Only rolling
     ckpt_*.pt files are pruned: best.pt stays."""

@@ -27,7 +27,7 @@ def test_undecodable_files_are_skipped_with_one_warning_line(tmp_path, capsys):
     root = image_folder(tmp_path / "images")
     (root / "class0" / "notes.png").write_text("not an image")
     (root / "class1" / "empty.jpg").write_bytes(b"")
-    data = FolderImages(str(root), 16)
+    data = FolderImages(str(root), 16, 3)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(data) == 4
     assert len(err) == 1 and "skipped 2 undecodable" in err[0] and "notes.png" in err[0]
@@ -42,7 +42,7 @@ def test_an_image_that_fails_past_its_header_is_replaced_by_the_next_one(tmp_pat
     noise = np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)
     Image.fromarray(noise).save(buffer, format="JPEG")
     (root / "class0" / "0.jpg").write_bytes(buffer.getvalue()[:1000])  # header intact, data cut short
-    data = FolderImages(str(root), 16)
+    data = FolderImages(str(root), 16, 3)
     broken = [i for i, (path, _) in enumerate(data.samples) if path.endswith("0.jpg") and "class0" in path]
     assert len(data) == 4 and broken  # the header check lets it through ...
     x, y = data[broken[0]]         # ... decoding it fails, the next image stands in (the same one every time)
@@ -57,7 +57,7 @@ def test_a_folder_with_no_readable_image_is_refused(tmp_path):
     (tmp_path / "images" / "c").mkdir(parents=True)
     (tmp_path / "images" / "c" / "a.png").write_text("x")
     with pytest.raises(DataError, match="readable image"):
-        FolderImages(str(tmp_path / "images"), 16)
+        FolderImages(str(tmp_path / "images"), 16, 3)
 
 
 def test_failed_downloads_name_the_cause_and_leave_no_folder(tmp_path, monkeypatch):

@@ -23,22 +23,22 @@ def test_two_datasets_of_one_name_and_shape_get_two_classifiers(tmp_path):
     a = folder_dataset(write_folder(tmp_path / "a" / "shoes", seed=0, per_class=8))
     b = folder_dataset(write_folder(tmp_path / "b" / "shoes", seed=1, per_class=8))
     assert (a.name, a.resolution, a.channels, a.num_classes) == (b.name, b.resolution, b.channels, b.num_classes)
-    path_a, meta_a = classifier.ensure_classifier(a, 0, "v2", 0.25)
-    path_b, meta_b = classifier.ensure_classifier(b, 0, "v2", 0.25)
+    path_a, meta_a = classifier.ensure_classifier(a, 0, "v2", 0.25, 0.0)
+    path_b, meta_b = classifier.ensure_classifier(b, 0, "v2", 0.25, 0.0)
     assert path_a != path_b and meta_a["data_digest"] != meta_b["data_digest"]
     stamp = os.stat(path_a).st_mtime_ns
-    assert classifier.ensure_classifier(a, 0, "v2", 0.25) == (path_a, meta_a)  # cached: not trained again
+    assert classifier.ensure_classifier(a, 0, "v2", 0.25, 0.0) == (path_a, meta_a)  # cached: not trained again
     assert os.stat(path_a).st_mtime_ns == stamp
 
 
 def test_a_cached_file_made_from_other_data_is_not_loaded(tmp_path, capsys):
     dataset = folder_dataset(write_folder(tmp_path / "shoes", per_class=8))
-    path, meta = classifier.ensure_classifier(dataset, 0, "v2", 0.25)
+    path, meta = classifier.ensure_classifier(dataset, 0, "v2", 0.25, 0.0)
     state = torch.load(path, weights_only=True)
     state["meta"]["data_digest"] = "0" * 64  # what a file of other data at this path would say
     torch.save(state, path)
     capsys.readouterr()
-    again, meta_again = classifier.ensure_classifier(dataset, 0, "v2", 0.25)
+    again, meta_again = classifier.ensure_classifier(dataset, 0, "v2", 0.25, 0.0)
     assert again == path and meta_again["data_digest"] == meta["data_digest"]
     assert "training the shoes classifier" in capsys.readouterr().err
 

@@ -47,7 +47,7 @@ def test_operator_norm_differs_from_the_reshaped_kernel_norm():
 
 def test_input_sizes_recorded_once_and_linear_layers_exact():
     net = nn.Sequential(nn.Conv2d(1, 4, 3, 2, 1), nn.Flatten(), nn.Linear(64, 3))
-    assert lipschitz_bounds(net, {}, 100) == pytest.approx({"2": exact_sigma(net[2].weight)})  # no size known
+    assert lipschitz_bounds(net, {}, 100, seed=0, step=0) == pytest.approx({"2": exact_sigma(net[2].weight)})  # no size known
     sizes = conv_input_sizes(net, torch.randn(2, 1, 8, 8))
     assert sizes == {"0": (1, 8, 8)} and net.training  # mode restored
     assert not net[0]._forward_hooks and not hasattr(net[0], "_lipschitz_input_shape")  # nothing left on the layers
@@ -71,7 +71,7 @@ def test_sigma_report_and_training_log_lipschitz_beside_sigma(small_cfg):
     cfg = small_cfg("train.steps=2", "norm=sn")
     _, D = build_models_for(cfg)
     sizes = conv_input_sizes(D, torch.randn(2, 1, 16, 16))
-    scalars, _ = sigma_report(D, sizes, 100)
+    scalars, _ = sigma_report(D, sizes, 100, seed=0, step=0)
     convs = [layer_name(n) for n, m in D.named_modules() if isinstance(m, nn.Conv2d)]
     assert convs[:2] == ["main.00", "main.02"] and convs == sorted(convs)  # text order is network order
     for name in convs + ["fc"]:

@@ -191,10 +191,10 @@ def test_explicit_weights_paths_are_checked(metrics_env, monkeypatch):
 # ---- the digits classifier ------------------------------------------------------------------------
 def test_digits_classifier_is_accurate_cached_and_feeds_distinct_metrics(metrics_env):
     cfg = compose_train(["device=cpu", "arch.g_ch=16", "metrics.isc_splits=2"])
-    path, meta = classifier.ensure_classifier(dataset_of(cfg), seed=0)
+    path, meta = classifier.ensure_classifier(dataset_of(cfg), 0, "auto", 0.2, 0.0)
     assert meta["test_accuracy"] >= 0.90 and meta["test_size"] == 359  # 20% of 1,797 held out
     stamp = os.stat(path).st_mtime_ns
-    assert classifier.ensure_classifier(dataset_of(cfg), seed=0)[1] == meta and os.stat(path).st_mtime_ns == stamp
+    assert classifier.ensure_classifier(dataset_of(cfg), 0, "auto", 0.2, 0.0)[1] == meta and os.stat(path).st_mtime_ns == stamp
 
     spec = resolve_spec(dataset_of(cfg), fidelity_of(cfg))  # auto on digits: the classifier
     assert spec.kind == "classifier" and spec.weights == path

@@ -19,14 +19,14 @@ from sngan.train.snapshots import SampleWriter
 
 def test_all_modes_hit_exactly():
     mix = grid25()
-    m = mode_metrics(mix.centers.repeat(4, 1), mix)
+    m = mode_metrics(mix.centers.repeat(4, 1), mix, 1)
     assert m == {"metrics/modes": 25.0, "metrics/high_quality": 1.0, "metrics/kl_modes": pytest.approx(0.0, abs=1e-12)}
 
 
 def test_half_the_modes():
     mix = ring8()
     samples = mix.centers[:4].repeat(10, 1)
-    m = mode_metrics(samples, mix)
+    m = mode_metrics(samples, mix, 1)
     assert m["metrics/modes"] == 4.0
     assert m["metrics/high_quality"] == 1.0
     assert m["metrics/kl_modes"] == pytest.approx(math.log(2))  # uniform over 4 of 8: log(8/4)
@@ -34,9 +34,9 @@ def test_half_the_modes():
 
 def test_one_mode_collapse_and_far_samples():
     mix = ring8()
-    collapsed = mode_metrics(mix.centers[:1].repeat(50, 1), mix)
+    collapsed = mode_metrics(mix.centers[:1].repeat(50, 1), mix, 1)
     assert collapsed["metrics/modes"] == 1.0 and collapsed["metrics/kl_modes"] == pytest.approx(math.log(8))
-    far = mode_metrics(torch.full((100, 2), 10.0), mix)
+    far = mode_metrics(torch.full((100, 2), 10.0), mix, 1)
     assert far == {"metrics/modes": 0.0, "metrics/high_quality": 0.0, "metrics/kl_modes": pytest.approx(math.log(8))}
 
 
@@ -45,7 +45,7 @@ def test_three_std_boundary_and_mixed_quality():
     c = mix.centers[0]
     inside = c + torch.tensor([2.9 * mix.std, 0.0])
     outside = c + torch.tensor([3.1 * mix.std, 0.0])
-    m = mode_metrics(torch.stack([inside, outside, outside, outside]), mix)
+    m = mode_metrics(torch.stack([inside, outside, outside, outside]), mix, 1)
     assert m["metrics/high_quality"] == 0.25 and m["metrics/modes"] == 1.0
 
 
@@ -55,13 +55,13 @@ def test_min_count_and_skewed_histogram():
     assert mode_metrics(samples, mix, min_count=2)["metrics/modes"] == 1.0
     p = torch.tensor([0.75, 0.25])
     expected = float((p * (p * 8).log()).sum())
-    assert mode_metrics(samples, mix)["metrics/kl_modes"] == pytest.approx(expected)
+    assert mode_metrics(samples, mix, 1)["metrics/kl_modes"] == pytest.approx(expected)
 
 
 def test_real_samples_score_as_real():
     mix = grid25()
     points, _ = sample_mixture(mix, 5000, torch.Generator().manual_seed(0))
-    m = mode_metrics(points, mix)
+    m = mode_metrics(points, mix, 1)
     assert m["metrics/modes"] == 25.0
     assert m["metrics/high_quality"] > 0.98  # 3 std in 2-D holds 1 - exp(-4.5) = 98.9 %
     assert m["metrics/kl_modes"] < 0.02

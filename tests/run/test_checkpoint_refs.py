@@ -21,7 +21,7 @@ def run(tmp_path):
     """A run folder with rolling checkpoints at steps 2 and 4 and a best one from step 2."""
     root = tmp_path / "run"
     for step in (2, 4):
-        ckpt_io.save_checkpoint(str(root), fake_state(step), step)
+        ckpt_io.save_checkpoint(str(root), fake_state(step), step, keep=2)
     save_best(str(root), fake_state(2), 2, "metrics/FID", 31.5)
     return root
 
@@ -54,7 +54,7 @@ def test_bare_words_refer_to_the_current_folder(run, monkeypatch):
 
 
 def test_best_without_best_pt_is_a_clear_error(tmp_path):
-    ckpt_io.save_checkpoint(str(tmp_path / "r"), fake_state(2), 2)
+    ckpt_io.save_checkpoint(str(tmp_path / "r"), fake_state(2), 2, keep=2)
     with pytest.raises(CheckpointError, match=r"no best checkpoint in .*r.*:last"):
         resolve_checkpoint(f"{tmp_path / 'r'}:best")
     with pytest.raises(CheckpointError, match="no run folder"):

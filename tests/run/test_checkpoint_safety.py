@@ -27,17 +27,17 @@ def test_keeps_at_least_two_and_loads_weights_only(tmp_path):
 
 
 def test_partial_temp_file_ignored_then_cleaned(tmp_path):
-    ckpt_io.save_checkpoint(str(tmp_path), fake_state(2), 2)
+    ckpt_io.save_checkpoint(str(tmp_path), fake_state(2), 2, keep=2)
     tmp = tmp_path / "checkpoints" / "ckpt_000000004.pt.tmp999"
     tmp.write_bytes(b"PK\x03\x04 half a zip")
     assert [p[-8:] for p in list_checkpoints(str(tmp_path))] == ["00002.pt"]
-    ckpt_io.save_checkpoint(str(tmp_path), fake_state(3), 3)
+    ckpt_io.save_checkpoint(str(tmp_path), fake_state(3), 3, keep=2)
     assert not tmp.exists()
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip_tensor_byte", "garbage"])
 def test_damaged_checkpoint_gives_clear_error(tmp_path, damage):
-    path = ckpt_io.save_checkpoint(str(tmp_path), fake_state(2), 2)
+    path = ckpt_io.save_checkpoint(str(tmp_path), fake_state(2), 2, keep=2)
     data = bytearray(open(path, "rb").read())
     if damage == "truncate":
         data = data[:len(data) // 2]

@@ -23,8 +23,8 @@ def fake_state(step: int) -> dict:
 
 def test_falls_back_to_previous_checkpoint(tmp_path, capsys):
     run = str(tmp_path)
-    ckpt_io.save_checkpoint(run, fake_state(2), 2)
-    newest = ckpt_io.save_checkpoint(run, fake_state(4), 4)
+    ckpt_io.save_checkpoint(run, fake_state(2), 2, keep=2)
+    newest = ckpt_io.save_checkpoint(run, fake_state(4), 4, keep=2)
     open(newest, "r+b").truncate(100)
     state, path = load_resume_state(run, None)
     assert state["step"] == 2 and path.endswith("ckpt_000000002.pt")
@@ -36,7 +36,7 @@ def test_falls_back_to_previous_checkpoint(tmp_path, capsys):
 def test_all_corrupt_is_an_error_and_nothing_moved(tmp_path):
     run = str(tmp_path)
     for step in (2, 4):
-        open(ckpt_io.save_checkpoint(run, fake_state(step), step), "r+b").truncate(50)
+        open(ckpt_io.save_checkpoint(run, fake_state(step), step, keep=2), "r+b").truncate(50)
     with pytest.raises(CheckpointError, match="no readable checkpoint"):
         load_resume_state(run, None)
     assert len(list_checkpoints(run)) == 2

@@ -17,7 +17,7 @@ def _stack(d_in: int, hidden: int, layers: int, act) -> list[nn.Module]:
 
 
 class MLPGenerator(nn.Module):
-    def __init__(self, z_dim: int = 128, hidden: int = 128, layers: int = 3, out_dim: int = 2):
+    def __init__(self, z_dim: int, hidden: int, layers: int, out_dim: int = 2):
         super().__init__()
         self.main = nn.Sequential(*_stack(z_dim, hidden, layers, nn.ReLU), nn.Linear(hidden, out_dim))
 
@@ -26,7 +26,7 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    def __init__(self, in_dim: int = 2, hidden: int = 128, layers: int = 3):
+    def __init__(self, in_dim: int, hidden: int, layers: int):
         super().__init__()
         self.main = nn.Sequential(*_stack(in_dim, hidden, layers, lambda: nn.LeakyReLU(0.2)), nn.Linear(hidden, 1))
 
