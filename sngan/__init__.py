@@ -7,7 +7,7 @@ The public API for code that embeds sngan's models (the CLI is `sngan`):
     G = sngan.load_generator("outputs/cifar10/RUN:best")    # a trained G: EMA weights when kept, SN folded in
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = ["compose", "load_generator", "models_from_config"]
 

@@ -15,9 +15,6 @@ from ..data import streams
 from ..data.streams import to_device
 
 
-LATENT_LAWS = ("normal", "uniform")
-
-
 def draw_latents(n: int, z_dim: int, law: str, generator: torch.Generator) -> torch.Tensor:
     """n latent vectors of G's input law from `generator` (on the CPU)."""
     if law == "uniform":

@@ -61,3 +61,12 @@ def test_license_is_mit_and_shipped():
     assert "MIT License" in text and "the sngan authors" in text
     assert p.get("license") == "MIT" or p.get("license") == {"file": "LICENSE"}
     assert "LICENSE" in p.get("license-files", ["LICENSE"])
+
+
+def test_the_installed_version_is_the_packages_own():
+    """One version, written in sngan/__init__.py: the installed metadata reads it from there."""
+    import importlib.metadata
+
+    import sngan
+
+    assert importlib.metadata.version("sngan") == sngan.__version__
