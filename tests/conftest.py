@@ -26,6 +26,16 @@ def _private_metrics_cache(tmp_path_factory):
         os.environ["SNGAN_CACHE"] = old
 
 
+@pytest.fixture(autouse=True)
+def _no_hydra_left_initialized():
+    """A test that made a main Hydra in-process (sngan.launch, an error path that lists keys) leaves it
+    behind; compose() in the next test would refuse to start, so every test ends with it cleared."""
+    yield
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+
+
 def compose_train(overrides=(), run_dir=None):
     """The composed `sngan train` config with overrides, run_dir set (no Hydra run needed): sngan.compose."""
     from sngan.config import compose_train as compose

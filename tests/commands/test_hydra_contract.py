@@ -23,8 +23,13 @@ def test_the_private_api_still_does_what_sngan_needs():
     assert hydra.__version__.startswith("1.3."), (
         f"Hydra {hydra.__version__}: sngan.launch._hydra uses Hydra 1.3's private Hydra.create_main_hydra2 and "
         f"create_config_search_path; check them against this version, then update this test")
-    main = launch._hydra("train")
-    for method in ("compose_config", "multirun"):
-        assert callable(getattr(main, method, None)), method
-    cfg = main.compose_config("train", ["train.steps=3"], run_mode=launch._run_mode(False))
-    assert cfg.train.steps == 3 and "hydra" in cfg
+    from hydra.core.global_hydra import GlobalHydra
+
+    try:
+        main = launch._hydra("train")
+        for method in ("compose_config", "multirun"):
+            assert callable(getattr(main, method, None)), method
+        cfg = main.compose_config("train", ["train.steps=3"], run_mode=launch._run_mode(False))
+        assert cfg.train.steps == 3 and "hydra" in cfg
+    finally:
+        GlobalHydra.instance().clear()  # as sngan's process would exit: the next composition starts clean
