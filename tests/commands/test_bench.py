@@ -48,7 +48,32 @@ def test_bench_cli_table(tmp_path):
     rows = json.load(open(tmp_path / "rows.json"))
     assert [(r["arch"], r["norm"]) for r in rows] == [("mlp", "none"), ("mlp", "sn")]  # baseline first
     assert all(r["sec_per_100_G_updates"] > 0 and r["ratio_to_none"] > 0 for r in rows)
+    assert all(len(r["sec_per_round"]) == 2 for r in rows)  # two rounds by default
     assert rows[0]["ratio_to_none"] == pytest.approx(1.0)
+
+
+def test_rounds_reverse_the_order_and_average(monkeypatch):
+    import sngan.commands.bench.norms as norms
+
+    calls, seconds = [], iter([1.0, 2.0, 4.0, 3.0, 5.0, 6.0])  # none, sn | sn, none | none, sn
+
+    def fake_cell(row, arch, norm, *rest):
+        calls.append(norm)
+        return next(seconds), None
+
+    monkeypatch.setattr(norms, "run_cell", fake_cell)
+    rows = norms.run_bench(["mlp"], ["none", "sn"], None, 4, 2, 16, "cpu", "C", [], rounds=3)
+    assert calls == ["none", "sn", "sn", "none", "none", "sn"]
+    none, sn = rows
+    assert none["sec_per_round"] == [1.0, 3.0, 5.0] and sn["sec_per_round"] == [2.0, 4.0, 6.0]
+    assert sn["ratio_to_none"] == pytest.approx(4.0 / 3.0)
+
+
+def test_rounds_must_be_positive(capsys):
+    from sngan.commands.bench import bench
+
+    with pytest.raises(Exception, match="--rounds must be >= 1|--rounds"):
+        bench(["--rounds", "0", "--arch", "mlp"])
 
 
 @pytest.fixture

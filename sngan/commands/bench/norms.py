@@ -27,22 +27,30 @@ def available_norms() -> list[str]:
     return [n for n in NORMS if n in presets]
 
 
-def run_bench(archs, norms, dataset, steps, warmup, batch_size, device, setting, extra) -> list[dict]:
-    """One row per (arch, norm): sec_per_100 and its ratio to norm=none of the same arch (or an error)."""
+def run_bench(archs, norms, dataset, steps, warmup, batch_size, device, setting, extra, rounds) -> list[dict]:
+    """One row per (arch, norm): sec_per_100 (the mean over rounds) and its ratio to norm=none of the same arch
+    (or an error). Rounds alternate the order (none first, then last, ...): a machine that warms up or slows
+    down during the bench favours neither end of the list."""
     rows = []
     for arch in archs:
         data = dataset or (POINTS_DATASET if arch == "mlp" else IMAGE_DATASET)
-        base = None
-        for norm in norms:
-            row = {"arch": arch, "dataset": data, "norm": norm}
-            rows.append(row)
-            timed = run_cell(row, arch, norm, data, steps, warmup, batch_size, device, setting, extra)
-            if timed is None:
-                continue
-            row["sec_per_100_G_updates"] = timed[0]
-            if norm == "none":
-                base = row["sec_per_100_G_updates"]
-            row["ratio_to_none"] = row["sec_per_100_G_updates"] / base if base else None
+        arch_rows = {norm: {"arch": arch, "dataset": data, "norm": norm, "sec_per_round": []} for norm in norms}
+        for round_index in range(rounds):
+            for norm in (norms if round_index % 2 == 0 else norms[::-1]):
+                row = arch_rows[norm]
+                if "error" in row:
+                    continue
+                timed = run_cell(row, arch, norm, data, steps, warmup, batch_size, device, setting, extra)
+                if timed is not None:
+                    row["sec_per_round"].append(timed[0])
+        for row in arch_rows.values():
+            if "error" not in row:
+                row["sec_per_100_G_updates"] = sum(row["sec_per_round"]) / len(row["sec_per_round"])
+        base = arch_rows.get("none", {}).get("sec_per_100_G_updates")
+        for row in arch_rows.values():
+            if "error" not in row:
+                row["ratio_to_none"] = row["sec_per_100_G_updates"] / base if base else None
+        rows.extend(arch_rows.values())
     return rows
 
 
@@ -73,6 +81,8 @@ def norm_table(argv: list[str]) -> list[dict]:
                         help=f"dataset for every arch (default: {POINTS_DATASET} for mlp, {IMAGE_DATASET} otherwise)")
     parser.add_argument("--steps", type=int, default=100, help="timed generator updates (default 100)")
     parser.add_argument("--warmup", type=int, default=10, help="untimed generator updates first (default 10)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="timings per cell, the order reversed each round (default 2: none first, then last)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--setting", default="C", help="paper setting A-F (n_dis, Adam); default C")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
@@ -80,17 +90,18 @@ def norm_table(argv: list[str]) -> list[dict]:
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
     parser.add_argument("overrides", nargs="*", help="extra training overrides, e.g. loss=hinge z_dim=64")
     args = parser.parse_args(argv)
-    if args.steps < 1 or args.warmup < 1:
-        raise UserError(f"--steps and --warmup must be >= 1, got {args.steps} and {args.warmup}")
+    if args.steps < 1 or args.warmup < 1 or args.rounds < 1:
+        raise UserError(f"--steps, --warmup and --rounds must be >= 1, got {args.steps}, {args.warmup} and "
+                        f"{args.rounds}")
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
     norms = _csv_list(args.norm) if args.norm else available_norms()
-    if "none" in norms:  # the baseline first, so every ratio has its denominator
+    if "none" in norms:  # the baseline at the ends of the list: first in odd rounds, last in even ones
         norms = ["none"] + [n for n in norms if n != "none"]
     rows = run_bench(_csv_list(args.arch), norms, args.dataset, args.steps, args.warmup, args.batch_size,
-                     args.device, args.setting, args.overrides)
+                     args.device, args.setting, args.overrides, args.rounds)
     print(format_table(rows))
     if args.json:
         with open(args.json, "w") as f:
