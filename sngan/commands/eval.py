@@ -16,6 +16,7 @@ from ..device import pick_device
 from ..errors import ConfigError
 from ..options import parse
 from ..metrics.fidelity import compute_metrics, parse_fidelity, reference_for, resolve_spec
+from ..metrics import classes
 from ..metrics.memorization import Memorization, memorization
 from ..run.checkpoints import load_checkpoint, resolve_checkpoint
 
@@ -55,6 +56,7 @@ def evaluate(cfg) -> dict:
     o = EvalOptions.parse(cfg)
     options = parse_fidelity(cfg.metrics)
     memo = Memorization.parse_options(cfg.metrics)
+    coverage = classes.parse_classes(cfg.metrics)
     device = pick_device(o.device)
     path = resolve_checkpoint(o.ckpt)
     state = load_checkpoint(path, map_location="cpu")  # read once: step, EMA presence and the generator
@@ -74,6 +76,11 @@ def evaluate(cfg) -> dict:
         values, memo_protocol = memorization(G, shape, dataset, memo, device)
         scalars.update(values)
         protocol["memorization"] = memo_protocol
+    if classes.wanted(dataset, coverage):
+        values, fields = classes.measure(G, shape, dataset, coverage, device, name)
+        scalars.update(values)
+        protocol.update(fields["protocol"])
+        protocol["class_shares"] = fields["class_shares"]
     result = {"ckpt": path, "step": step, "metrics": scalars, "protocol": protocol}
     print(json.dumps(result))
     return result

@@ -24,6 +24,7 @@ GP_MIX = 17             # interpolation weights of the gradient penalty (norm=gp
 DEQUANTIZE = 18         # dequantization noise of real images (dataset.dequantize)
 MEMORIZATION = 19       # noise and real subset of the memorization metric
 LIPSCHITZ = 20          # the start vector of each conv layer's operator-norm iteration at each sigma report
+CLASSES = 21            # noise and labels of the class-coverage metric
 
 
 def generator(*keys: int) -> torch.Generator:

@@ -64,7 +64,7 @@ class FidelityOptions:
         return {"isc": self.isc, "fid": self.fid, "kid": self.kid, "prc": self.prc}
 
 
-OTHER_METRIC_KEYS = ("every", "modes", "memorization", "sigma")  # metrics.* keys that belong to other entries
+OTHER_METRIC_KEYS = ("every", "modes", "memorization", "sigma", "classes")  # metrics.* keys that belong to other entries
 
 
 def parse_fidelity(node) -> FidelityOptions:

@@ -75,13 +75,13 @@ def test_the_real_reference_is_what_the_classifier_never_saw(tmp_path):
 
 def test_a_grayscale_folder_trains_with_labels_and_classifier_metrics(tmp_path):
     """sngan train on a folder of grayscale PNGs in class folders: run folder and tags named after the folder, FID
-    against its held-out part, the classifier's accuracy in the protocol, memorization measured."""
+    against its held-out part, the classifier's accuracy in the protocol, memorization and class shares measured."""
     forget_loaded()
     root = write_folder(tmp_path / "data" / "my_garments", classes=("bag", "boot", "coat"), per_class=12, mode="L")
     args = ["train", "dataset=folder", f"dataset.root={root}", "dataset.resolution=16", "dataset.channels=1",
             *[a for a in SMALL if not a.startswith("metrics.")], "metrics.num_samples=40", "metrics.isc_splits=2",
             "metrics.kid_subset_size=5", "metrics.every.fidelity=4", "metrics.memorization.num_samples=20",
-            "metrics.every.memorization=4"]
+            "metrics.every.memorization=4", "metrics.classes.num_samples=30", "metrics.every.classes=4"]
     proc = run_cli(args, cwd=tmp_path)
     runs = os.listdir(tmp_path / "outputs")
     assert runs == ["my_garments"], proc.stdout
@@ -91,4 +91,8 @@ def test_a_grayscale_folder_trains_with_labels_and_classifier_metrics(tmp_path):
     assert fid["protocol"]["reference"]["split"] == "heldout" and fid["protocol"]["reference"]["size"] == 7
     assert 0 <= fid["protocol"]["classifier_test_accuracy"] <= 1 and fid["real"]["metrics/FID_my_garments"] >= 0
     assert any("metrics/memorization_ratio" in r["metrics"] for r in records)
+    shares = next(r for r in records if "class_shares" in r)
+    assert len(shares["class_shares"]) == 3 and abs(sum(shares["class_shares"]) - 1) < 1e-5
+    assert shares["metrics"]["metrics/class_share_min"] == min(shares["class_shares"])
+    assert shares["protocol"]["classes"]["generated"] == 30
     assert "FID_my_garments" in proc.stdout

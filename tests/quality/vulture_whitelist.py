@@ -7,7 +7,7 @@ from sngan.commands.report import report
 from sngan.data.images import forget_loaded  # tests reset the per-process dataset cache with it
 from sngan.gan.norms import bn, bssn, gp, ln, none, ortho, wc, wn
 from sngan.launch import SweepRecord
-from sngan.metrics import classifier, image_quality, sigma
+from sngan.metrics import classes, classifier, image_quality, sigma
 from sngan.train.sync_bn import CPUSyncBatchNorm
 
 bench; norms.norm_table; overhead.overhead; throughput.throughput  # COMMANDS / MODES (sngan/cli.py, bench/__init__.py)
@@ -15,7 +15,7 @@ eval_command.evaluate; fetch.fetch; report.report; sample.sample
 forget_loaded
 bn.BatchNormalization; bssn.BidirectionalScaledSN; gp.GradientPenalty; ln.LayerNormalization; none.NoNorm
 ortho.OrthonormalRegularization; wc.WeightClipping; wn.WeightNormalization  # @register_norm
-image_quality.PrecisionRecall; sigma.SigmaDiagnostics  # @register_metric
+image_quality.PrecisionRecall; sigma.SigmaDiagnostics; classes.ClassCoverage  # @register_metric
 SweepRecord.on_multirun_start  # a Hydra callback hook
 classifier.FeatureExtractorClassifier.get_provided_features_list  # torch-fidelity's extractor interface
 classifier.FeatureExtractorClassifier.get_default_feature_layer_for_metric
