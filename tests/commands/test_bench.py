@@ -101,7 +101,7 @@ def test_image_cell_runs_without_metrics(kept_cell_dirs, capsys):
     from sngan.commands.bench import bench
 
     rows = bench(["--arch", "dcgan", "--norm", "none", "--steps", "2", "--warmup", "1", "--batch-size", "8",
-                  "--device", "cpu", "arch.g_ch=8", "arch.d_ch=8"])
+                  "--device", "cpu", "--rounds", "1", "arch.g_ch=8", "arch.d_ch=8"])
     assert [(r["arch"], r["dataset"], r["norm"]) for r in rows] == [("dcgan", "digits", "none")]
     assert "error" not in rows[0] and rows[0]["sec_per_100_G_updates"] > 0
     out = capsys.readouterr().out
