@@ -77,7 +77,8 @@ def evaluate(cfg) -> dict:
         scalars.update(values)
         protocol["memorization"] = memo_protocol
     if classes.wanted(dataset, coverage):
-        values, fields = classes.measure(G, shape, dataset, coverage, device, name)
+        net, meta = classes.load_classifier(dataset, coverage)
+        values, fields = classes.measure(G, shape, net, meta, coverage, device, name)
         scalars.update(values)
         protocol.update(fields["protocol"])
         protocol["class_shares"] = fields["class_shares"]

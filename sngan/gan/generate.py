@@ -4,6 +4,7 @@ Used by the training loop and by `sngan sample` / `sngan eval`, which never impo
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -66,25 +67,36 @@ def to_grid(images: torch.Tensor, nrow: int | None = None, min_width: int = GRID
     return make_grid(x, nrow=nrow, padding=1)
 
 
+@contextlib.contextmanager
+def eval_mode(G: nn.Module):
+    """G in eval mode (BN running statistics) inside the block, back in the mode it had after it."""
+    was_training = G.training
+    G.eval()
+    try:
+        yield G
+    finally:
+        G.train(was_training)
+
+
+@torch.no_grad()
+def generate(G: nn.Module, z: torch.Tensor, y: torch.Tensor | None, device, batch: int = 250) -> torch.Tensor:
+    """G(z, y) in eval mode, `batch` rows at a time on `device`, as float32 on the CPU (z, y on the CPU)."""
+    with eval_mode(G):
+        return torch.cat([G(z[i:i + batch].to(device), None if y is None else y[i:i + batch].to(device)).float().cpu()
+                          for i in range(0, len(z), batch)])
+
+
 @torch.no_grad()
 def sample_grid(G: nn.Module, z: torch.Tensor, y=None, nrow: int | None = None) -> torch.Tensor:
     """A grid of G(z) in [0, 1] (`nrow` images per row, see to_grid), with G in eval mode (BN running
     statistics)."""
-    was_training = G.training
-    G.eval()
-    try:
+    with eval_mode(G):
         return to_grid(G(z, y), nrow)
-    finally:
-        G.train(was_training)
 
 
 @torch.no_grad()
 def class_grids(G: nn.Module, z: torch.Tensor, classes) -> dict[int, torch.Tensor]:
     """class -> grid of G(z, class) in [0, 1], G in eval mode (BN running statistics)."""
-    was_training = G.training
-    G.eval()
-    try:
+    with eval_mode(G):
         return {int(c): to_grid(G(z, torch.full((len(z),), int(c), dtype=torch.long, device=z.device)))
                 for c in classes}
-    finally:
-        G.train(was_training)

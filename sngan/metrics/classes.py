@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import torch
 
 from ..data import streams
+from ..data.images import to_float, to_uint8
 from ..errors import ConfigError
-from ..gan.generate import Latents
+from ..gan.generate import Latents, generate
 from . import classifier
 from .fidelity import FidelityOptions, extractor_kind, parse_fidelity
 from .registry import Metric, MetricContext, register_metric
@@ -60,23 +61,14 @@ def coverage_values(shares: torch.Tensor) -> dict[str, float]:
 
 
 @torch.no_grad()
-def class_coverage(G, shape, net, num_classes: int, options: ClassesOptions, device: torch.device, batch: int = 250):
+def class_coverage(G, shape, net, num_classes: int, options: ClassesOptions, device: torch.device):
     """(scalars, per-class shares) of num_samples images of G labelled by the classifier `net` (on the CPU)."""
     latents = Latents(options.seed, shape.z_dim, shape.num_classes, shape.latent)
     z = latents.noise(options.num_samples, "cpu", streams.CLASSES)
     y = latents.labels(options.num_samples, "cpu", streams.CLASSES)
-    was_training = G.training
-    G.eval()
-    predicted = []
-    try:
-        for i in range(0, len(z), batch):
-            images = G(z[i:i + batch].to(device), None if y is None else y[i:i + batch].to(device)).float().cpu()
-            # the classifier sees what IS/FID/KID see: images quantized to uint8, then scaled back to [-1, 1]
-            images = ((images.clamp(-1, 1) + 1) * 127.5).round() / 127.5 - 1
-            predicted.append(net(images)[1].argmax(1))
-    finally:
-        G.train(was_training)
-    predicted = torch.cat(predicted)
+    # the classifier sees what IS/FID/KID see: G's images as uint8, then back in [-1, 1]
+    images = to_float(to_uint8(generate(G, z, y, device)))
+    predicted = torch.cat([net(images[i:i + 1000])[1].argmax(1) for i in range(0, len(images), 1000)])
     shares = class_shares(predicted, num_classes)
     values = coverage_values(shares)
     if y is not None:
@@ -95,12 +87,16 @@ def wanted(dataset, options: ClassCoverageOptions) -> bool:
     return False
 
 
-def measure(G, shape, dataset, options: ClassCoverageOptions, device, generator_name: str) -> tuple[dict, dict]:
-    """(scalars, record fields: per-class shares and protocol) for G, with the dataset's cached classifier."""
+def load_classifier(dataset, options: ClassCoverageOptions):
+    """The dataset's cached classifier (trained on first use) and its meta."""
     f = options.fidelity
     path, _ = classifier.ensure_classifier(dataset, f.classifier_seed, f.classifier_recipe, f.classifier_holdout,
                                            f.classifier_min_accuracy)
-    net, meta = classifier.load_classifier(path)
+    return classifier.load_classifier(path)
+
+
+def measure(G, shape, net, meta: dict, options: ClassCoverageOptions, device, generator_name: str) -> tuple[dict, dict]:
+    """(scalars, record fields: per-class shares and protocol) for G, labelled by the classifier (net, meta)."""
     values, shares = class_coverage(G, shape, net, meta["num_classes"], options.own, device)
     protocol = {"generated": options.own.num_samples, "generator": generator_name,
                 "classifier_test_accuracy": meta["test_accuracy"], "missing_below": MISSING_SHARE,
@@ -129,8 +125,14 @@ class ClassCoverage(Metric):
     def applies(cls, env, options) -> bool:
         return wanted(env.dataset, options)
 
+    def __init__(self, env, options):
+        super().__init__(env, options)
+        self.classifier = None  # (net, meta), loaded at the first evaluation: its data digest is computed once
+
     def __call__(self, ctx: MetricContext) -> dict[str, float]:
-        values, fields = measure(ctx.G, self.env.shape, self.env.dataset, self.options, self.device,
+        if self.classifier is None:
+            self.classifier = load_classifier(self.env.dataset, self.options)
+        values, fields = measure(ctx.G, self.env.shape, *self.classifier, self.options, self.device,
                                  ctx.generator_name)
         ctx.run.append_jsonl(ctx.run.metrics, {"step": int(ctx.step), "metrics": values, **fields})
         return values

@@ -21,7 +21,7 @@ import torch
 from ..data import streams
 from ..data.images import held_in_memory, load_images, to_float
 from ..errors import ConfigError
-from ..gan.generate import Latents
+from ..gan.generate import Latents, generate
 from .registry import Metric, MetricContext, register_metric
 
 ENABLED = ("auto", "true", "false")
@@ -85,13 +85,7 @@ def memorization(G, shape, dataset, options: MemorizationOptions, device: torch.
     latents = Latents(options.seed, shape.z_dim, shape.num_classes, shape.latent)
     z = latents.noise(options.num_samples, "cpu", streams.MEMORIZATION)
     y = latents.labels(options.num_samples, "cpu", streams.MEMORIZATION)
-    was_training = G.training
-    G.eval()
-    try:
-        fakes = torch.cat([G(z[i:i + 250].to(device), None if y is None else y[i:i + 250].to(device)).float().cpu()
-                           for i in range(0, len(z), 250)])
-    finally:
-        G.train(was_training)
+    fakes = generate(G, z, y, device)
     fake_nn = nearest_distances(fakes.clamp(-1, 1).flatten(1), real)
     threshold = torch.quantile(real_nn, 0.01)
     values = {"metrics/memorization_ratio": float(fake_nn.median() / real_nn.median().clamp_min(1e-12)),

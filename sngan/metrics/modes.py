@@ -25,6 +25,7 @@ import torch
 from ..data import streams
 from ..data.points import Mixture, mixture
 from ..errors import ConfigError
+from ..gan.generate import eval_mode
 from .registry import Metric, MetricContext, register_metric
 
 
@@ -74,11 +75,8 @@ def reference_rows(mix: Mixture, num_samples: int, min_count: int, seed: int = 0
 def generate_points(G, seed: int, z_dim: int, device, n: int) -> torch.Tensor:
     """n points from G on a fixed noise (streams.POINTS_EVAL): the same latents at every evaluation."""
     z = torch.randn(n, z_dim, generator=streams.generator(seed, streams.POINTS_EVAL)).to(device)
-    was_training = G.training
-    G.eval()
-    points = G(z).float()
-    G.train(was_training)
-    return points
+    with eval_mode(G):
+        return G(z).float()
 
 
 @register_metric("modes")
