@@ -203,7 +203,8 @@ def _run(setup: TrainSetup, context: LaunchContext, guard: "StartGuard") -> dict
     logger = RunLogger(run, enabled=par.is_writer, purge_step=start.step + 1 if state is not None else 0)
     logger.text("config", "```\n" + json.dumps(setup.config, indent=2) + "\n```")
     console = Console(enabled=par.is_writer, sweep=context.sweep)
-    console.start(run.root, device, setup.dataset.name, getattr(getattr(stream, "plan", None), "size", None),
+    device_label = f"{device} (bf16 autocast)" if setup.speed.bf16_on(device.type) else str(device)
+    console.start(run.root, device_label, setup.dataset.name, getattr(getattr(stream, "plan", None), "size", None),
                   None if shape.points else shape.resolution, models.G, models.D, recipe.norm.name,
                   str(setup.config.get("setting_name", "")), setup.loss.name, start.step, schedule.steps)
     samples = SampleWriter(run, logger, latents, fixed_z, device,

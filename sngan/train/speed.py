@@ -2,6 +2,8 @@
 
 - bf16: G's and D's forwards run under bf16 autocast and return fp32; SN's power iteration and sigma
   stay fp32 (sngan.gan.norms.spectral disables autocast there), losses are computed in fp32 from fp32 logits.
+  auto: on where the device computes bf16 natively (a CUDA GPU with bf16; a CPU whose oneDNN has bf16 kernels,
+  AVX512-BF16 or AMX), off elsewhere, where emulated bf16 would be slower than fp32.
 - compile: torch.compile each model in place (nn.Module.compile), so state_dict keys, TB tags and
   checkpoints keep their names. The first steps pay the compile time (minutes on a CPU). true uses
   torch's default backend (inductor); a string names another (aot_eager: traced, not code-generated).
@@ -35,7 +37,7 @@ from .sync_bn import convert_sync_bn
 class SpeedOptions:
     """speed.* (conf/speed/default.yaml documents each)."""
 
-    bf16: bool
+    bf16: bool | str             # true, false, or auto: on where the device has native bf16
     compile: bool | str          # true: torch's default backend; a string names one (aot_eager, ...)
     compile_mode: str | None     # reduce-overhead (CUDA graphs), max-autotune, or null
     channels_last: bool
@@ -58,7 +60,7 @@ class SpeedOptions:
                               f"max-autotune-no-cudagraphs or null")
         if o.threads is not None and o.threads < 1:
             raise ConfigError(f"speed.threads must be >= 1 or null, got {o.threads}")
-        for key in ("grouped_sn", "fused_adam"):
+        for key in ("bf16", "grouped_sn", "fused_adam"):
             if str(getattr(o, key)).lower() not in ("auto", "true", "false"):
                 raise ConfigError(f"speed.{key} must be auto, true or false, got {getattr(o, key)!r}")
         return o
@@ -72,6 +74,10 @@ class SpeedOptions:
         """torch.compile with CUDA graphs: outputs are overwritten by the next replay."""
         return bool(self.compile) and self.mode == "reduce-overhead"
 
+    def bf16_on(self, device_type: str) -> bool:
+        value = str(self.bf16).lower()
+        return value == "true" or (value == "auto" and native_bf16(device_type))
+
     def fused_adam_on(self, device_type: str) -> bool:
         value = str(self.fused_adam).lower()
         return value == "true" or (value == "auto" and device_type == "cuda")
@@ -79,6 +85,18 @@ class SpeedOptions:
     def grouped_sn_on(self, device_type: str) -> bool:
         value = str(self.grouped_sn).lower()
         return value == "true" or (value == "auto" and device_type == "cuda")
+
+
+def native_bf16(device_type: str) -> bool:
+    """Whether this device has bf16 arithmetic in hardware (so bf16 autocast is a speed-up, not an emulation)."""
+    if device_type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+    if device_type == "cpu":
+        try:  # oneDNN's own test: AVX512-BF16 or AMX on x86, bf16 extensions on Arm
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
 
 
 def set_threads(threads: int | None) -> None:
@@ -124,12 +142,13 @@ class FastPath(nn.Module):
 def fast_path(module: nn.Module, options: "SpeedOptions", image_input: bool, images: bool) -> nn.Module:
     """What trains `module` under the speed options: the module itself when none applies (the CPU default), else a
     FastPath around it, compiled when speed.compile (torch.compile leaves the module itself eager)."""
+    bf16 = options.bf16_on(next(module.parameters()).device.type)
     channels_last = options.channels_last and images
     if channels_last:
         module.to(memory_format=torch.channels_last)  # NHWC weights: the module and its fast path share them
     run = module
-    if options.bf16 or (channels_last and image_input):
-        run = FastPath(module, options.bf16, channels_last and image_input)
+    if bf16 or (channels_last and image_input):
+        run = FastPath(module, bf16, channels_last and image_input)
     if options.compile:  # true: torch's default (inductor); a string names another backend, e.g. aot_eager
         kwargs = {} if options.compile is True else {"backend": str(options.compile)}
         if options.mode:

@@ -74,6 +74,70 @@ def test_bf16_fast_path_returns_fp32_and_leaves_the_model_plain():
     assert fast_path(layer, _options(), image_input=False, images=True) is layer  # no option: the model itself
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_auto_follows_the_hardware(monkeypatch, native):
+    """auto: bf16 where the device computes it natively, plain fp32 where it would be emulated."""
+    from sngan.train import speed
+
+    monkeypatch.setattr(speed, "native_bf16", lambda device_type: native)
+    layer = nn.Linear(4, 3)
+    run = speed.fast_path(layer, _options("speed.bf16=auto"), image_input=False, images=True)
+    assert (run is not layer) == native
+    assert _options("speed.bf16=auto").bf16_on("cpu") == native
+    assert _options("speed.bf16=true").bf16_on("cpu") and not _options("speed.bf16=false").bf16_on("cpu")
+
+
+def test_bf16_refuses_other_values():
+    from sngan.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="speed.bf16 must be auto, true or false"):
+        _options("speed.bf16=sometimes")
+
+
+def test_resume_under_bf16_and_channels_last_is_bitwise(tmp_path, monkeypatch):
+    """The speed options the Fashion-MNIST recipe turns on keep the resume promise on the CPU: stopped by a signal
+    at step 2 and rerun, the run ends in the uninterrupted run's exact state."""
+    import os
+    import signal
+
+    from sngan.errors import TrainingInterrupted
+    from sngan.gan.generate import Latents
+    from sngan.run.layout import list_checkpoints
+    from sngan.train import train
+
+    fast = TINY + ["train.steps=4", "ema.enabled=true", "ema.start=0", "speed.bf16=true", "speed.channels_last=true"]
+    train(compose_train(fast, run_dir=tmp_path / "whole"))
+    real_noise = Latents.noise
+
+    def noise(self, n, device, *keys):
+        if keys[:2] == (2, 0):
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_noise(self, n, device, *keys)
+    monkeypatch.setattr(Latents, "noise", noise)
+    with pytest.raises(TrainingInterrupted):
+        train(compose_train(fast, run_dir=tmp_path / "resumed"))
+    monkeypatch.undo()
+    train(compose_train(fast, run_dir=tmp_path / "resumed"))
+    whole, resumed = (torch.load(list_checkpoints(str(tmp_path / name))[0], weights_only=True)
+                      for name in ("whole", "resumed"))
+    assert whole["step"] == resumed["step"] == 4
+    for key in ("G", "D", "opt_G", "opt_D", "G_ema"):
+        flat_a, flat_b = _tensors(whole[key]), _tensors(resumed[key])
+        assert flat_a.keys() == flat_b.keys() and flat_a
+        for name in flat_a:
+            assert torch.equal(flat_a[name], flat_b[name]), f"{key}.{name}"
+
+
+def _tensors(tree, prefix="") -> dict:
+    if torch.is_tensor(tree):
+        return {prefix: tree}
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, (list, tuple)) else ()
+    out = {}
+    for k, v in items:
+        out.update(_tensors(v, f"{prefix}.{k}"))
+    return out
+
+
 @pytest.mark.slow
 def test_channels_last_run_matches_fp32(tmp_path):
     """The first G update's losses (before any optimizer step) agree to 1e-6; the second within 2e-4: NHWC sums in
