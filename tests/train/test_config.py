@@ -110,6 +110,17 @@ def test_digits_quickstart_recipe_applies_only_where_nothing_else_is_chosen():
     assert cifar.arch.g_ch is None and cifar.arch.d_ch is None
 
 
+def test_fashion_mnist_recipe_turns_on_native_bf16_and_the_command_line_still_wins():
+    cfg = compose_train(["dataset=fashion_mnist"])  # conf/recipe/fashion_mnist_dcgan.yaml
+    assert (cfg.train.steps, cfg.arch.g_ch, cfg.arch.d_ch, cfg.loss.name) == (7000, 256, 32, "hinge")
+    assert (cfg.speed.bf16, cfg.speed.channels_last, cfg.speed.compile) == ("auto", True, False)
+    off = compose_train(["dataset=fashion_mnist", "speed.bf16=false", "speed.channels_last=false"])
+    assert (off.speed.bf16, off.speed.channels_last) == (False, False)
+    gpu = compose_train(["dataset=fashion_mnist", "speed=gpu"])  # the preset's compile survives the recipe
+    assert gpu.speed.compile is True and gpu.speed.channels_last is True
+    assert compose_train([]).speed.bf16 is False  # no recipe speed option for the digits quickstart
+
+
 @pytest.mark.parametrize("bad, fragment", [
     (["optim.lr=-1"], "optim.lr"), (["optim.beta2=1.5"], "beta"), (["optim.n_dis=0"], "n_dis"),
     (["batch_size=0"], "batch_size"),
