@@ -113,3 +113,48 @@ def shape_of(cfg):
     from sngan.build import model_recipe
 
     return model_recipe(cfg).shape
+
+
+# ---- exact resume: a run's final state, compared bit for bit ---------------------------------------------------
+def final_state(run_dir) -> dict:
+    """The newest checkpoint of run_dir, loaded."""
+    import torch
+
+    from sngan.run.layout import list_checkpoints
+
+    return torch.load(list_checkpoints(str(run_dir))[0], weights_only=True)
+
+
+def assert_same_training_state(a: dict, b: dict):
+    for key in ("G", "D", "opt_G", "opt_D", "G_ema", "step", "data_position"):
+        assert_equal(a[key], b[key], key)
+
+
+def assert_equal(x, y, where):
+    import torch
+
+    if isinstance(x, torch.Tensor):
+        assert torch.equal(x, y), f"{where} differs"
+    elif isinstance(x, dict):
+        assert x.keys() == y.keys(), where
+        for k in x:
+            assert_equal(x[k], y[k], f"{where}.{k}")
+    elif isinstance(x, (list, tuple)):
+        assert len(x) == len(y), where
+        for i, (u, v) in enumerate(zip(x, y)):
+            assert_equal(u, v, f"{where}[{i}]")
+    else:
+        assert x == y, f"{where}: {x} != {y}"
+
+
+def send_signal_at(monkeypatch, sig, at_step: int):
+    """Deliver `sig` to ourselves while step `at_step` (0-based) draws its noise."""
+    from sngan.gan.generate import Latents
+
+    real_noise = Latents.noise
+
+    def noise(self, n, device, *keys):
+        if keys[:2] == (at_step, 0):
+            os.kill(os.getpid(), sig)
+        return real_noise(self, n, device, *keys)
+    monkeypatch.setattr(Latents, "noise", noise)

@@ -75,16 +75,19 @@ class SpeedOptions:
         return bool(self.compile) and self.mode == "reduce-overhead"
 
     def bf16_on(self, device_type: str) -> bool:
-        value = str(self.bf16).lower()
-        return value == "true" or (value == "auto" and native_bf16(device_type))
+        return _switch(self.bf16, native_bf16(device_type))
 
     def fused_adam_on(self, device_type: str) -> bool:
-        value = str(self.fused_adam).lower()
-        return value == "true" or (value == "auto" and device_type == "cuda")
+        return _switch(self.fused_adam, device_type == "cuda")
 
     def grouped_sn_on(self, device_type: str) -> bool:
-        value = str(self.grouped_sn).lower()
-        return value == "true" or (value == "auto" and device_type == "cuda")
+        return _switch(self.grouped_sn, device_type == "cuda")
+
+
+def _switch(value, when_auto: bool) -> bool:
+    """An auto/true/false option: on when true, or when auto and `when_auto` holds for this device."""
+    value = str(value).lower()
+    return value == "true" or (value == "auto" and when_auto)
 
 
 def native_bf16(device_type: str) -> bool:

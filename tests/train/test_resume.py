@@ -11,13 +11,12 @@ import pytest
 import torch
 
 from sngan.errors import EXIT_INTERRUPTED, EXIT_NONFINITE, ConfigError, NonFiniteError, TrainingInterrupted
-from sngan.gan.generate import Latents
 from sngan.gan.losses import LOSSES
 from sngan.run.checkpoints import load_checkpoint
 from sngan.run.layout import RunFolder, list_checkpoints
 from sngan.train import train
 
-from conftest import compose_train
+from conftest import assert_same_training_state, compose_train, final_state, send_signal_at
 
 STEPS = 6
 TINY = ["dataset.resolution=8", "batch_size=8", "arch.g_ch=32", "arch.d_ch=8", "device=cpu", "train.progress=false",
@@ -31,47 +30,12 @@ def cfg_for(run_dir, *extra):
     return compose_train(TINY + list(extra), run_dir=run_dir)
 
 
-def final_state(run_dir) -> dict:
-    return torch.load(list_checkpoints(str(run_dir))[0], weights_only=True)
-
-
-def assert_same_training_state(a: dict, b: dict):
-    for key in ("G", "D", "opt_G", "opt_D", "G_ema", "step", "data_position"):
-        assert_equal(a[key], b[key], key)
-
-
-def assert_equal(x, y, where):
-    if isinstance(x, torch.Tensor):
-        assert torch.equal(x, y), f"{where} differs"
-    elif isinstance(x, dict):
-        assert x.keys() == y.keys(), where
-        for k in x:
-            assert_equal(x[k], y[k], f"{where}.{k}")
-    elif isinstance(x, (list, tuple)):
-        assert len(x) == len(y), where
-        for i, (u, v) in enumerate(zip(x, y)):
-            assert_equal(u, v, f"{where}[{i}]")
-    else:
-        assert x == y, f"{where}: {x} != {y}"
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """One uninterrupted run, the yardstick for every resumed one."""
     run = tmp_path_factory.mktemp("reference")
     train(cfg_for(run))
     return final_state(run)
-
-
-def send_signal_at(monkeypatch, sig, at_step: int):
-    """Deliver `sig` to ourselves while step `at_step` (0-based) draws its noise."""
-    real_noise = Latents.noise
-
-    def noise(self, n, device, *keys):
-        if keys[:2] == (at_step, 0):
-            os.kill(os.getpid(), sig)
-        return real_noise(self, n, device, *keys)
-    monkeypatch.setattr(Latents, "noise", noise)
 
 
 def logged_steps(run_dir, tag="loss/D"):

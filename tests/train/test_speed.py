@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import SMALL, compose_train
+from conftest import SMALL, assert_same_training_state, compose_train, final_state, send_signal_at
 from sngan.gan.norms.spectral import spectral_norm
 
 # 2 G updates of a narrow DCGAN on digits, losses logged at each
@@ -97,45 +97,21 @@ def test_bf16_refuses_other_values():
 def test_resume_under_bf16_and_channels_last_is_bitwise(tmp_path, monkeypatch):
     """The speed options the Fashion-MNIST recipe turns on keep the resume promise on the CPU: stopped by a signal
     at step 2 and rerun, the run ends in the uninterrupted run's exact state."""
-    import os
     import signal
 
     from sngan.errors import TrainingInterrupted
-    from sngan.gan.generate import Latents
-    from sngan.run.layout import list_checkpoints
     from sngan.train import train
 
     fast = TINY + ["train.steps=4", "ema.enabled=true", "ema.start=0", "speed.bf16=true", "speed.channels_last=true"]
     train(compose_train(fast, run_dir=tmp_path / "whole"))
-    real_noise = Latents.noise
-
-    def noise(self, n, device, *keys):
-        if keys[:2] == (2, 0):
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real_noise(self, n, device, *keys)
-    monkeypatch.setattr(Latents, "noise", noise)
+    send_signal_at(monkeypatch, signal.SIGTERM, at_step=2)
     with pytest.raises(TrainingInterrupted):
         train(compose_train(fast, run_dir=tmp_path / "resumed"))
     monkeypatch.undo()
     train(compose_train(fast, run_dir=tmp_path / "resumed"))
-    whole, resumed = (torch.load(list_checkpoints(str(tmp_path / name))[0], weights_only=True)
-                      for name in ("whole", "resumed"))
-    assert whole["step"] == resumed["step"] == 4
-    for key in ("G", "D", "opt_G", "opt_D", "G_ema"):
-        flat_a, flat_b = _tensors(whole[key]), _tensors(resumed[key])
-        assert flat_a.keys() == flat_b.keys() and flat_a
-        for name in flat_a:
-            assert torch.equal(flat_a[name], flat_b[name]), f"{key}.{name}"
-
-
-def _tensors(tree, prefix="") -> dict:
-    if torch.is_tensor(tree):
-        return {prefix: tree}
-    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, (list, tuple)) else ()
-    out = {}
-    for k, v in items:
-        out.update(_tensors(v, f"{prefix}.{k}"))
-    return out
+    resumed = final_state(tmp_path / "resumed")
+    assert resumed["step"] == 4
+    assert_same_training_state(resumed, final_state(tmp_path / "whole"))
 
 
 @pytest.mark.slow
