@@ -194,6 +194,50 @@ def test_seeds_untrained_cells_ranking_and_the_papers_figures(tmp_path, monkeypa
             "fig10_time_cifar10-dcgan.png"} <= names
 
 
+def test_unfinished_runs_are_notes_not_final_values(tmp_path):
+    """A sweep read while it runs (or after it was stopped): a run short of its train.steps shows how far it got and
+    stays out of the means, the ranking and the figures; its finished neighbours are reported as usual."""
+    from sngan.commands.report.report import write_report
+
+    cells = [("sn", "C", 0, 7.0, 10.0, 1000), ("sn", "C", 1, 6.0, 12.0, 1000), ("sn", "C", 2, 1.0, 400.0, 4000),
+             ("none", "C", 0, 5.0, 30.0, 4000), ("wn", "C", 0, 6.0, 20.0, 1000)]
+    for i, (norm, setting, seed, is_value, fid, planned) in enumerate(cells):
+        seeded_run(tmp_path / "sweep" / str(i), norm, setting, seed, is_value, fid, (1.0, 0.5, 0.25))
+        with open(tmp_path / "sweep" / str(i) / "run.yaml", "a") as f:
+            f.write(f"train:\n  steps: {planned}\n")
+    runs = find_runs([str(tmp_path / "sweep")])
+    assert [(r.norm, r.finished) for r in runs] == [("none", False), ("wn", True), ("sn", True), ("sn", True),
+                                                    ("sn", False)]
+    figures = write_report(runs, str(tmp_path / "out"), ["sweep"])
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "3 of 5 runs finished" in md
+    assert "| sn | 6.5 ± 0.71 (n=2) (1 unfinished, at 1000 of 4000) |" in md  # seed 2's IS 1.0 is not in the mean
+    assert "| none | - (1 unfinished, at 1000 of 4000) |" in md
+    assert "(not trained at" not in md  # the unfinished sn seed's IS 1.0 would have failed IS>=3
+    ranking = md[md.index("### Ranking"):md.index("### metrics/")]
+    assert "| sn | 1 of 1 | C | 11 ± 1.4 (n=2) |" in ranking and "| wn |" in ranking and "| none |" not in ranking
+    rows = list(csv.DictReader(open(tmp_path / "out" / "report.csv")))
+    assert sorted((r["norm"], r["steps"], r["planned_steps"]) for r in rows) == [
+        ("none", "1000", "4000"), ("sn", "1000", "1000"), ("sn", "1000", "1000"), ("sn", "1000", "4000"),
+        ("wn", "1000", "1000")]
+    assert "fig2_fid_cifar10-dcgan.png" in figures["cifar10-dcgan"]
+
+
+def test_a_group_with_no_finished_run_says_so(tmp_path):
+    seeded_run(tmp_path / "sweep" / "0", "sn", "C", 0, 6.0, 10.0, (1.0, 0.5, 0.25))
+    with open(tmp_path / "sweep" / "0" / "run.yaml", "a") as f:
+        f.write("train:\n  steps: 4000\n")
+    figures = write_report_for(tmp_path)
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "No run of this group has finished yet" in md and figures == {"cifar10-dcgan": []}
+
+
+def write_report_for(tmp_path):
+    from sngan.commands.report.report import write_report
+
+    return write_report(find_runs([str(tmp_path / "sweep")]), str(tmp_path / "out"), ["sweep"])
+
+
 def test_a_bad_trained_rule_is_refused(tmp_path):
     fake_run(tmp_path / "sweep" / "0", "sn", "A", 30.0)
     proc = run_cli(["report", str(tmp_path / "sweep"), "--trained", "IS=3"], cwd=tmp_path, check=False, env=ENV)

@@ -1,5 +1,5 @@
-"""Finished run folders read back for `sngan report`: config, scalars, metrics with their protocols,
-and the singular-value spectra at step 0 and at the end. Checkpoints are read through the digest check."""
+"""Run folders read back for `sngan report`: config, scalars, metrics with their protocols, the singular-value
+spectra at step 0 and at the end, and whether the run reached its train.steps. Checkpoints are read through the digest check."""
 from __future__ import annotations
 
 import os
@@ -136,6 +136,20 @@ class Run:
 
     def last_step(self) -> int:
         return max((r["step"] for r in self.scalars), default=0)
+
+    def planned_steps(self) -> int | None:
+        """The G updates the run was started for (train.steps), or None where its record does not say."""
+        try:
+            return int(self._get("train", "steps", default=None))
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run reached its train.steps: a sweep still running, or stopped, has unfinished runs whose last
+        values are not final values."""
+        planned = self.planned_steps()
+        return planned is None or self.last_step() >= planned
 
 
 def _load_config(run: RunFolder) -> dict | None:

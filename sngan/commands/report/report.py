@@ -1,4 +1,5 @@
-"""`sngan report DIR [DIR...] --out OUT`: tables and the paper's figures from finished run folders.
+"""`sngan report DIR [DIR...] --out OUT`: tables and the paper's figures from run folders (of a finished sweep, or
+of one still running: its unfinished runs are shown as such, not as final values).
 
 A run folder is any folder holding scalars.jsonl (a `sngan train -m` sweep folder holds one per job).
 Runs are read back by reader.py (each run's config from its run.yaml, else its newest readable checkpoint,
@@ -51,17 +52,19 @@ def pivot(runs: list[Run], value) -> tuple[list[str], list[str], dict]:
     return norms, settings, table
 
 
-def markdown_pivot(runs: list[Run], value, untrained: dict | None = None,
+def markdown_pivot(runs: list[Run], value, notes: dict | None = None,
                    references: dict[str, float] | None = None) -> list[str]:
-    """norm x setting table of value(run); cells in `untrained` ((method, setting) -> N) say so; `references`
-    (label -> value: what the real data and a trivial generator score) are rows of their own, the same in every
-    column."""
+    """norm x setting table of value(run); `notes` ((method, setting) -> text, e.g. "not trained at 2000") follow
+    their cell's value in brackets; `references` (label -> value: what the real data and a trivial generator score)
+    are rows of their own, the same in every column."""
     norms, settings, table = pivot(runs, value)
-    untrained = untrained or {}
+    notes = notes or {}
 
     def show(n, s):
         text = cell(table[(n, s)])
-        return f"{text} (not trained at {untrained[(n, s)]})" if text and (n, s) in untrained else text
+        if (n, s) not in notes:
+            return text
+        return f"{text or '-'} ({notes[(n, s)]})"
 
     lines = ["| norm \\ setting | " + " | ".join(settings) + " |", "|---" * (len(settings) + 1) + "|"]
     for n in norms:
@@ -69,6 +72,22 @@ def markdown_pivot(runs: list[Run], value, untrained: dict | None = None,
     for label, ref in (references or {}).items():
         lines.append(f"| *{label} (reference)* | " + " | ".join(f"*{ref:.4g}*" for _ in settings) + " |")
     return lines
+
+
+def finished_only(value):
+    """value(run) for a run that reached its train.steps, None (left out) for one still running or stopped."""
+    return lambda r: value(r) if r.finished else None
+
+
+def cell_notes(runs: list[Run], untrained: dict[tuple[str, str], int]) -> dict[tuple[str, str], str]:
+    """(method, setting) -> "not trained at N" and/or "k unfinished, at N of M" (its unfinished runs' last steps)."""
+    notes = {cell: [f"not trained at {step}"] for cell, step in untrained.items()}
+    for key in sorted({(r.method, r.setting) for r in runs if not r.finished}):
+        waiting = [r for r in runs if (r.method, r.setting) == key and not r.finished]
+        steps = ", ".join(str(r.last_step()) for r in waiting)
+        planned = "/".join(sorted({str(r.planned_steps()) for r in waiting}))
+        notes.setdefault(key, []).append(f"{len(waiting)} unfinished, at {steps} of {planned}")
+    return {key: "; ".join(texts) for key, texts in notes.items()}
 
 
 # ---- which cells trained, and the ranking of the trained ones ---------------------------------------------
@@ -176,7 +195,7 @@ def ranking(runs: list[Run], tags: list[str], untrained: dict) -> tuple[list[str
 
 
 CSV_BASE = ["run", "dataset", "arch", "loss", "norm", "setting", "seed", "lr", "beta1", "beta2", "n_dis", "steps",
-            "sec_per_100_G_updates", "spectral_breadth_step0", "spectral_breadth"]
+            "planned_steps", "sec_per_100_G_updates", "spectral_breadth_step0", "spectral_breadth"]
 
 
 def _num(value) -> str:
@@ -192,6 +211,7 @@ def csv_rows(runs: list[Run], tags: list[str]) -> tuple[list[str], list[dict]]:
                "loss": r._get("loss", "name"), "norm": r.norm, "setting": r.setting, "seed": r.seed,
                "lr": r._get("optim", "lr"), "beta1": r._get("optim", "beta1"), "beta2": r._get("optim", "beta2"),
                "n_dis": r._get("optim", "n_dis"), "steps": r.last_step(),
+               "planned_steps": "" if r.planned_steps() is None else r.planned_steps(),
                "sec_per_100_G_updates": _num(r.sec_per_100()),
                "spectral_breadth_step0": _num(r.spectral_breadth(at_start=True)),
                "spectral_breadth": _num(r.spectral_breadth())}
@@ -218,22 +238,28 @@ def write_report(runs: list[Run], out: str, sources: list[str], trained: str = D
           "Final value of each metric (last logged) per norm x setting, ± the std it was logged with "
           "(metrics/IS_std, ...); cells with several runs (seeds) show mean ± std over the runs (n). A cell is "
           f"\"not trained at N\" (N: its G updates) when its mean fails a rule of `--trained {trained}`; such cells "
-          "stay in the tables, marked, and out of every ranking and of Fig. 3.", ""]
+          "stay in the tables, marked, and out of every ranking and of Fig. 3. A run that has not reached its "
+          "train.steps (a sweep still running, or stopped) is unfinished: its last values are not final, so it is "
+          "only a note in its cell (\"k unfinished, at N of M\") and a row of the Runs table.", ""]
     rules = parse_rules(trained)
     figures = {}
     for group in sorted({r.group for r in runs}):
         g_runs = [r for r in runs if r.group == group]
-        g_tags = metric_tags(g_runs)
+        done = [r for r in g_runs if r.finished]  # the numbers, rankings and figures; unfinished runs are notes
+        g_tags = metric_tags(done)
         md += [f"## {group} (dataset-arch)", ""]
+        if len(done) < len(g_runs):
+            md += [f"{len(done)} of {len(g_runs)} runs finished; the cells of the others say how far they got.", ""]
         references = point_references(g_runs)
-        untrained = untrained_cells(g_runs, g_tags, rules, references)
-        ranked, best = ranking(g_runs, g_tags, untrained)
+        untrained = untrained_cells(done, g_tags, rules, references)
+        notes = cell_notes(g_runs, untrained)
+        ranked, best = ranking(done, g_tags, untrained)
         if ranked:
             md += ["### Ranking (trained cells only)", ""] + ranked + [""]
         for tag in g_tags:
-            protocols = sorted({r.protocols[tag] for r in g_runs if tag in r.protocols})
+            protocols = sorted({r.protocols[tag] for r in done if tag in r.protocols})
             md += [f"### {tag}", "", "Protocol: " + (" / ".join(protocols) or "unknown"), ""]
-            reals = sorted({f"{r.real[tag]:.4g}" for r in g_runs if tag in r.real})
+            reals = sorted({f"{r.real[tag]:.4g}" for r in done if tag in r.real})
             if reals:
                 md += [f"Real data measured the same way (IS of real images; FID/KID of one real half against the "
                        f"other): {' / '.join(reals)}", ""]
@@ -242,20 +268,23 @@ def write_report(runs: list[Run], out: str, sources: list[str], trained: str = D
                 md += [f"Reference rows: {len(refs)} rows of what the real mixture and one Gaussian fitted to it (its "
                        f"mean and covariance: a blob with no mode) score under the same protocol; a cell counts as "
                        f"trained only when its high-quality share beats the Gaussian's.", ""]
-            md += markdown_pivot(g_runs, lambda r, t=tag: r.final_with_std(t), untrained, refs) + [""]
+            md += markdown_pivot(g_runs, finished_only(lambda r, t=tag: r.final_with_std(t)), notes, refs) + [""]
         if not g_tags:
-            md += ["No metrics/* tags were logged by these runs (enable metrics in training).", ""]
-        md += ["### seconds per 100 generator updates (first window left out as warm-up)", ""]
+            md += ["No metrics/* tags were logged by these runs (enable metrics in training)." if done else
+                   "No run of this group has finished yet: see the Runs table for how far each got.", ""]
+        md += ["### seconds per 100 generator updates (first window left out as warm-up; unfinished runs included)",
+               ""]
         md += markdown_pivot(g_runs, Run.sec_per_100) + [""]
-        if any(r.sigma_normalized() is not None for r in g_runs):
+        if any(r.sigma_normalized() is not None for r in done):
             md += ["### sigma(W_bar) of D's layers over training (the paper's Fig. 9 quantity)", "",
                    "Mean over every sigma report and D layer of |sigma(W_bar) - 1| (W_bar: the weight a layer computes "
                    "with; SN makes its sigma 1 when its power-iteration estimate is exact); below it the largest "
                    "sigma(W_bar) seen.", ""]
-            md += markdown_pivot(g_runs, lambda r: None if r.sigma_normalized() is None else r.sigma_normalized()[0])
-            md += [""] + markdown_pivot(g_runs, lambda r: None if r.sigma_normalized() is None else r.sigma_normalized()[1])
+            sigma = finished_only(Run.sigma_normalized)
+            md += markdown_pivot(g_runs, lambda r: None if sigma(r) is None else sigma(r)[0], notes)
+            md += [""] + markdown_pivot(g_runs, lambda r: None if sigma(r) is None else sigma(r)[1], notes)
             md += [""]
-        if any(r.spectral_breadth() is not None for r in g_runs):
+        if any(r.spectral_breadth() is not None for r in done):
             md += ["### spectral breadth of D (the paper's Fig. 3 in one number)", "",
                    "Per layer sum_i sigma_i^2 / sigma_1^2 over the number of singular values of the normalized weight "
                    "(1: a flat spectrum, 1/n: rank one), averaged over D's layers with more than one singular value: "
@@ -263,12 +292,13 @@ def write_report(runs: list[Run], out: str, sources: list[str], trained: str = D
                    "Compare trained cells: an untrained D keeps its initial breadth.", ""]
             if any(r.spectral_breadth(at_start=True) is not None for r in g_runs):
                 md += ["At step 0:", ""] + markdown_pivot(g_runs, lambda r: r.spectral_breadth(at_start=True)) + [""]
-            md += ["At the end:", ""] + markdown_pivot(g_runs, Run.spectral_breadth, untrained) + [""]
+            md += ["At the end:", ""] + markdown_pivot(g_runs, finished_only(Run.spectral_breadth), notes) + [""]
         by_tag = {}
         for label, values in references.items():
             for tag, value in values.items():
                 by_tag.setdefault(tag, {})[label] = value
-        figures[group] = plots.all_figures(g_runs, g_tags, out, group, best or None, frozenset(untrained), by_tag)
+        figures[group] = plots.all_figures(done, g_tags, out, group, best or None, frozenset(untrained),
+                                           by_tag) if done else []
         md += ["### Figures", ""] + [f"![{name}]({name})" for name in figures[group]] + [""]
     md += ["## Runs", "", "| " + " | ".join(CSV_BASE[1:] + tags) + " | run |",
            "|---" * (len(CSV_BASE) + len(tags)) + "|"]
@@ -281,7 +311,7 @@ def write_report(runs: list[Run], out: str, sources: list[str], trained: str = D
 
 
 def report(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="sngan report", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="sngan report", description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="run folders or `sngan train -m` sweep folders")
     parser.add_argument("--out", default=None, help="output folder (default: DIR/report for one DIR, else ./report)")
     parser.add_argument("--trained", default=DEFAULT_TRAINED,
