@@ -139,7 +139,8 @@ def test_tiny_sweep_then_report(tmp_path):
     assert all(float(r["sec_per_100_G_updates"]) > 0 for r in rows)
     group = "ring8-mlp"
     for name in (f"metrics_{group}.png", f"sigma_estimate_{group}.png", f"fig3_spectra_{group}.png",
-                 f"fig9_sigma_normalized_{group}_C.png", f"fig10_time_{group}.png"):
+                 f"fig9_sigma_normalized_{group}_C.png", f"fig10_time_{group}.png", f"samples_{group}_B.png",
+                 f"samples_{group}_C.png"):
         assert os.path.getsize(out / name) > 10_000, name  # a drawn figure, not an empty canvas
         assert f"]({name})" in (out / "report.md").read_text()
 
@@ -236,6 +237,29 @@ def write_report_for(tmp_path):
     from sngan.commands.report.report import write_report
 
     return write_report(find_runs([str(tmp_path / "sweep")]), str(tmp_path / "out"), ["sweep"])
+
+
+def test_samples_figure_shows_every_norm_from_one_seed(tmp_path, monkeypatch):
+    """samples_<group>_<setting>.png: per norm, the newest sample grid of its lowest-seed run in that setting."""
+    import matplotlib.pyplot as plt
+    from sngan.commands.report import plots
+
+    cells = [("sn", "C", 1, 7.0), ("sn", "C", 0, 6.0), ("none", "C", 0, 5.0), ("wc", "C", 0, 1.0), ("sn", "D", 0, 6.0)]
+    for i, (norm, setting, seed, is_value) in enumerate(cells):
+        path = tmp_path / "sweep" / str(i)
+        seeded_run(path, norm, setting, seed, is_value, 10.0, (1.0, 0.5, 0.25))
+        os.makedirs(path / "samples")
+        for step in (500, 1000):
+            plt.imsave(path / "samples" / f"step_{step:09d}.png", [[0.0, 1.0], [1.0, 0.0]], cmap="gray")
+    read = []
+    original = plt.imread
+    monkeypatch.setattr(plt, "imread", lambda p: read.append(p) or original(p))
+    figures = write_report_for(tmp_path)
+    assert {"samples_cifar10-dcgan_C.png", "samples_cifar10-dcgan_D.png"} <= set(figures["cifar10-dcgan"])
+    assert os.path.getsize(tmp_path / "out" / "samples_cifar10-dcgan_C.png") > 5_000
+    chosen = [os.path.relpath(p, tmp_path / "sweep") for p in read]
+    # setting C: none, wc (untrained, still shown), sn's seed-0 run (folder 1, not seed 1's folder 0); then D
+    assert chosen == [os.path.join(i, "samples", "step_000001000.png") for i in ("2", "3", "1", "4")]
 
 
 def test_a_bad_trained_rule_is_refused(tmp_path):

@@ -9,6 +9,8 @@ fig3_spectra_<group>: squared singular values of each D layer's normalized weigh
 fig9_sigma_normalized_<group>_<setting>: sigma(W_bar) of each D layer over training, mean ± std over seeds, one
       panel per norm (paper Fig. 9, which shows setting C).
 fig10_time_<group>: seconds per 100 generator updates per norm (paper Fig. 10).
+samples_<group>_<setting>: each norm's last sample grid (2-D: scatter) side by side, from the same seed's run, so
+      the same latents and step for every norm (the paper's Figs. 5-6 show such grids per setting).
 sigma_estimate_<group>: sigma of each D layer's raw weight over training, exact (solid) and SN's power-iteration
       estimate (dashed); no paper figure (a slide deck on the paper numbers it "Fig. 2", and its "Fig. 3" and
       "Fig. 6" are the paper's Figs. 1-2 and 3).
@@ -311,6 +313,47 @@ def fig_time(runs, out, group) -> str | None:
     return _save(fig, out, f"fig10_time_{group}.png")
 
 
+def _headline(run) -> str:
+    """The run's final FID (else IS) for a panel title, '' when it logged neither."""
+    final = run.final()
+    for base in ("FID", "IS"):
+        tag = next((t for t in final if metric_base(t) == base), None)
+        if tag:
+            return f"{base} {final[tag][1]:.4g}"
+    return ""
+
+
+def fig_samples(runs, out, group, setting, untrained=frozenset()) -> str | None:
+    """One panel per norm: the last sample grid of its run with the lowest seed in `setting` (every norm's run of one
+    seed draws its grid from the same fixed latents), titled with the norm, that run's final FID or IS, and "not
+    trained" where its cell failed the trained rule."""
+    chosen = {}
+    for norm in _norms(runs):
+        cell = [r for r in runs if r.method == norm and r.setting == setting and r.last_sample_grid()]
+        if cell:
+            chosen[norm] = min(cell, key=lambda r: (str(r.seed), r.path))
+    if not chosen:
+        return None
+    seeds = sorted({str(r.seed) for r in chosen.values()})
+    steps = sorted({r.last_sample_grid()[0] for r in chosen.values()})
+    rows, cols = _grid(len(chosen), 4)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.7 * rows), squeeze=False)
+    for ax, (norm, run) in zip(axes.flat, chosen.items()):
+        step, path = run.last_sample_grid()
+        ax.imshow(plt.imread(path), cmap="gray")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for side in ax.spines.values():
+            side.set_color(color_of(norm))
+            side.set_linewidth(3)
+        details = [_headline(run)] + (["not trained"] if (norm, setting) in untrained else [])
+        details += [f"step {step}"] if len(steps) > 1 else []
+        ax.set_title(norm + "".join(f"\n{d}" for d in details if d), fontsize=10)
+    title = (f"Samples per norm ({group}, setting {setting}; seed {'/'.join(seeds)}, "
+             f"step {'/'.join(map(str, steps))}; the same latents for every norm)")
+    return _finish_panels(fig, axes, len(chosen), title, out, f"samples_{group}_{setting}.png")
+
+
 def all_figures(runs, tags, out, group, best: dict[str, str] | None = None, untrained=frozenset(),
                 references=None) -> list[str]:
     """Every figure of one group. `best`: norm -> its best setting (Fig. 3); default: each norm's first setting.
@@ -321,4 +364,5 @@ def all_figures(runs, tags, out, group, best: dict[str, str] | None = None, untr
     names = fig_metrics(runs, tags, out, group, untrained, references) + [fig_spectra(runs, out, group, best)]
     names += [fig_sigma_normalized(runs, out, group, s) for s in (["C"] if "C" in settings else settings)]
     names += [fig_sigma(runs, out, group), fig_time(runs, out, group)]
+    names += [fig_samples(runs, out, group, s, untrained) for s in settings]
     return [n for n in names if n]

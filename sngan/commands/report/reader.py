@@ -137,6 +137,16 @@ class Run:
     def last_step(self) -> int:
         return max((r["step"] for r in self.scalars), default=0)
 
+    def last_sample_grid(self) -> tuple[int, str] | None:
+        """(step, path) of the newest samples/step_<step>.png (the fixed-latent grid, or the 2-D scatter), or None."""
+        folder = os.path.join(self.path, "samples")
+        names = [n for n in (os.listdir(folder) if os.path.isdir(folder) else [])
+                 if n.startswith("step_") and n.endswith(".png") and n[5:-4].isdigit()]
+        if not names:
+            return None
+        name = max(names, key=lambda n: int(n[5:-4]))
+        return int(name[5:-4]), os.path.join(folder, name)
+
     def planned_steps(self) -> int | None:
         """The G updates the run was started for (train.steps), or None where its record does not say."""
         try:
