@@ -10,11 +10,9 @@ import subprocess
 import time
 
 import pytest
-import torch
 
-from sngan.run.layout import list_checkpoints
 
-from conftest import run_cli, sngan_exe
+from conftest import assert_same_training_state, final_state, run_cli, sngan_exe
 
 STEPS = 12
 ONE_THREAD = dict(os.environ, OMP_NUM_THREADS="1")  # same in every run; spares a busy machine
@@ -22,10 +20,6 @@ ARGS = ["dataset.resolution=8", "batch_size=8", "arch.g_ch=32", "arch.d_ch=8", "
         f"train.steps={STEPS}", "train.log_every=1", "train.ckpt_every=3", "metrics.every.sigma=1000",
         "train.sample_every=1000", "ema.enabled=true", "ema.decay=0.9", "metrics.enabled=false",
         "dataset.in_memory=false"]  # through the DataLoader, so num_workers matters
-
-
-def final(run_dir) -> dict:
-    return torch.load(list_checkpoints(str(run_dir))[0], weights_only=True)
 
 
 def logged_steps(run_dir) -> list[int]:
@@ -55,25 +49,16 @@ def kill_at_random_moment(run_dir, workers: int, rng: random.Random) -> int:
 def test_sigkill_then_rerun_is_bitwise_identical(tmp_path):
     ref = tmp_path / "reference"
     run_cli(["train", *ARGS, f"hydra.run.dir={ref}", "train.num_workers=0"], cwd=tmp_path, env=ONE_THREAD)
-    expected = final(ref)
+    expected = final_state(ref)
     rng = random.Random()
     for killed_with, resumed_with in [(2, 0), (0, 2)]:
         run = tmp_path / f"killed_{killed_with}"
         target = kill_at_random_moment(run, killed_with, rng)
         run_cli(["train", *ARGS, f"hydra.run.dir={run}", f"train.num_workers={resumed_with}"], cwd=tmp_path,
                 env=ONE_THREAD)
-        got = final(run)
+        got = final_state(run)
         assert got["step"] == STEPS and logged_steps(run) == list(range(1, STEPS + 1)), target
-        for key in ("G", "D", "G_ema", "opt_G", "opt_D"):
-            a, b = expected[key], got[key]
-            flat_a = a if key in ("G", "D", "G_ema") else a["state"]
-            flat_b = b if key in ("G", "D", "G_ema") else b["state"]
-            assert json.dumps(sorted(map(str, flat_a))) == json.dumps(sorted(map(str, flat_b)))
-            for name in flat_a:
-                va, vb = flat_a[name], flat_b[name]
-                pairs = [(va, vb)] if isinstance(va, torch.Tensor) else [(va[k], vb[k]) for k in va]
-                for x, y in pairs:
-                    assert torch.equal(x, y), f"{key}.{name} differs after a kill near step {target}"
+        assert_same_training_state(expected, got)
 
 
 @pytest.mark.slow
@@ -87,6 +72,6 @@ def test_sigterm_through_cli_checkpoints_and_exits_75(tmp_path):
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 75, err
-    stopped_at = final(run)["step"]
+    stopped_at = final_state(run)["step"]
     assert f"stopped by SIGTERM after step {stopped_at}" in err and stopped_at < STEPS
     assert logged_steps(run) == list(range(1, stopped_at + 1))
