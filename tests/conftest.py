@@ -1,6 +1,7 @@
 """Shared fixtures: compose the real config, shrunk to CPU-sized runs in tmp_path."""
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import subprocess
@@ -158,3 +159,34 @@ def send_signal_at(monkeypatch, sig, at_step: int):
             os.kill(os.getpid(), sig)
         return real_noise(self, n, device, *keys)
     monkeypatch.setattr(Latents, "noise", noise)
+
+
+# ---- datasets in their real file formats ------------------------------------------------------------------
+def idx_bytes(array) -> bytes:
+    """A numpy array in the idx format (uint8): two zero bytes, type 0x08, ndim, big-endian dims, the data."""
+    import numpy as np
+
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def write_idx_set(folder, n=6, gz=True, seed=0, splits=("train", "t10k")):
+    """An MNIST-format set: {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]; returns the train images and labels."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    out = None
+    for prefix in splits:
+        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        for stem, array in ((f"{prefix}-images-idx3-ubyte", images), (f"{prefix}-labels-idx1-ubyte", labels)):
+            data = idx_bytes(array)
+            if gz:
+                with gzip.open(os.path.join(folder, stem + ".gz"), "wb") as f:
+                    f.write(data)
+            else:
+                with open(os.path.join(folder, stem), "wb") as f:
+                    f.write(data)
+        out = out or (images, labels)
+    return out

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import compose_train
+from conftest import compose_train, write_idx_set
 from sngan.commands.bench.jobs import write_synthetic
 from sngan.run.layout import list_checkpoints
 from sngan.train import train
@@ -43,6 +43,22 @@ def test_resnet_preset_is_the_official_recipe():
     assert imagenet.arch.cond and imagenet.train.steps == 450000 and imagenet.optim.decay_start == 400000
 
 
+def test_the_fashion_mnist_comparison_is_the_recipe_narrowed_and_shortened():
+    """The real-image grid's preset changes only widths, length and evaluation schedule: the recipe's loss, optimizer,
+    EMA and speed options stay; a setting or loss from the command line still takes over (the grid's D and gp cells)."""
+    recipe = compose_train(["dataset=fashion_mnist"])
+    cfg = compose_train(["experiment=fashion_mnist_comparison"])
+    assert (cfg.arch.g_ch, cfg.arch.d_ch, cfg.train.steps) == (128, 16, 4000) != (recipe.arch.g_ch, recipe.arch.d_ch,
+                                                                                recipe.train.steps)
+    assert (cfg.metrics.every.fidelity, cfg.metrics.every.classes) == (1000, 1000)
+    for key in ("loss", "optim", "ema", "speed", "dataset", "batch_size"):
+        assert cfg[key] == recipe[key], key
+    d = compose_train(["experiment=fashion_mnist_comparison", "setting=D", "norm=gp", "loss=wgan"])
+    assert (d.optim.lr, d.optim.beta1, d.optim.beta2, d.optim.n_dis, d.loss.name, d.norm.name) == (
+        1e-3, 0.5, 0.9, 5, "wgan", "gp")  # the paper's Table 1 setting D
+    assert (d.arch.g_ch, d.train.steps) == (128, 4000)
+
+
 def _write_imagenet(root, classes=2, per_class=3, size=140):
     rng = np.random.default_rng(0)
     for c in range(classes):
@@ -59,6 +75,8 @@ def test_preset_trains_two_steps_on_files_in_the_real_format(name, tmp_path):
     root = tmp_path / dataset
     if dataset == "imagenet":
         _write_imagenet(str(root))
+    elif dataset == "fashion_mnist":
+        write_idx_set(root, n=40)
     else:
         write_synthetic(dataset, str(root), n=40)
     small = ["train.steps=2", "train.log_every=1", "train.sample_every=2", "train.ckpt_every=2",

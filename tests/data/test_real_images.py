@@ -3,7 +3,6 @@ layout or the system folder), any folder of images (flat or with classes, graysc
 of missing or damaged files. Every file here is written by the test in the real format."""
 from __future__ import annotations
 
-import gzip
 import os
 import pickle
 
@@ -12,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import compose_train, dataset_of
+from conftest import compose_train, dataset_of, idx_bytes, write_idx_set
 from sngan.data.images import forget_loaded, load_images
 from sngan.errors import DataError
 
@@ -22,31 +21,6 @@ def _fresh_reads():
     forget_loaded()  # files below are rewritten between reads
     yield
     forget_loaded()
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    return header + array.astype(np.uint8).tobytes()
-
-
-def write_idx_set(folder, n=6, gz=True, seed=0, splits=("train", "t10k")):
-    """An MNIST-format set: {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]; returns the train images and labels."""
-    rng = np.random.default_rng(seed)
-    os.makedirs(folder, exist_ok=True)
-    out = None
-    for prefix in splits:
-        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-        labels = rng.integers(0, 10, n).astype(np.uint8)
-        for stem, array in ((f"{prefix}-images-idx3-ubyte", images), (f"{prefix}-labels-idx1-ubyte", labels)):
-            data = idx_bytes(array)
-            if gz:
-                with gzip.open(os.path.join(folder, stem + ".gz"), "wb") as f:
-                    f.write(data)
-            else:
-                with open(os.path.join(folder, stem), "wb") as f:
-                    f.write(data)
-        out = out or (images, labels)
-    return out
 
 
 def fashion(*overrides, cwd=None):
