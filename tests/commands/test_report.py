@@ -27,7 +27,7 @@ def fake_run(path, norm, setting, fid, loss="bce"):
         for step, tag, value in rows:
             f.write(json.dumps({"step": step, "tag": tag, "value": value}) + "\n")
     (path / "spectra.jsonl").write_text(json.dumps({"step": 40, "norm": norm, "spectra": {"fc": [2.0, 1.0, 0.5]}}) + "\n")
-    (path / "metrics.jsonl").write_text(json.dumps({"step": 40, "metrics": {"metrics/FID": fid},
+    (path / "metrics.jsonl").write_text(json.dumps({"step": 40, "metrics": {"metrics/FID": fid}, "seconds": 36.0,
                                                     "protocol": {"n_generated": 5000, "reference": "train"}}) + "\n")
 
 
@@ -37,6 +37,7 @@ def test_report_on_handmade_runs(tmp_path):
     runs = find_runs([str(tmp_path / "sweep")])
     assert [(r.norm, r.setting) for r in runs] == [("none", "A"), ("sn", "A"), ("sn", "B")]
     assert runs[0].sec_per_100() == pytest.approx(4.0)  # the warm-up window (9.0) left out
+    assert runs[0].train_seconds() == pytest.approx(9.0 * 0.1 + 3.0 * 0.1 + 5.0 * 0.2)  # every window, warm-up too
     assert runs[1].protocols["metrics/FID"] == "n_generated=5000; reference=train"
     run_cli(["report", str(tmp_path / "sweep"), "--out", str(tmp_path / "out")], cwd=tmp_path, env=ENV)
     rows = list(csv.DictReader(open(tmp_path / "out" / "report.csv")))
@@ -47,6 +48,9 @@ def test_report_on_handmade_runs(tmp_path):
     # spectra [2, 1, 0.5]: stable rank (4 + 1 + 0.25) / 4 over 3 singular values
     assert [float(r["spectral_breadth"]) for r in rows] == [pytest.approx(0.4375)] * 3
     assert "spectral breadth" in md and "| sn | 0.4375 | 0.4375 |" in md
+    assert [float(r["train_seconds"]) for r in rows] == [pytest.approx(2.2)] * 3
+    assert [float(r["eval_seconds"]) for r in rows] == [36.0] * 3
+    assert "3 runs (3 finished), 120 G updates; G and D updates 0.00 h, IS/FID/KID evaluations 0.03 h" in md
 
 
 def test_wgan_gp_shares_the_figure_and_table_of_the_norms(tmp_path):

@@ -38,6 +38,7 @@ class Run:
     protocols: dict = field(default_factory=dict)  # metric tag -> protocol text
     real: dict = field(default_factory=dict)       # metric tag -> what real data scored the same way
     method: str = ""  # the row label in a group: the norm, with the loss added where it is not the group's usual
+    eval_seconds: float = 0.0  # time its IS/FID/KID evaluations took (metrics.jsonl "seconds")
 
     def _get(self, *keys, default=""):
         node = self.config
@@ -133,6 +134,15 @@ class Run:
         values = [v for _, v in self.series(TIME_TAG)]
         values = values[1:] if len(values) > 1 else values
         return statistics.fmean(values) if values else None
+
+    def train_seconds(self) -> float:
+        """Seconds of G and D updates: each logged window's sec_per_100 times its length in G updates (the logger's
+        windows leave bookkeeping, metrics and checkpoints out)."""
+        total, previous = 0.0, 0
+        for step, value in self.series(TIME_TAG):
+            total += value * max(step - previous, 0) / 100.0
+            previous = step
+        return total
 
     def last_step(self) -> int:
         return max((r["step"] for r in self.scalars), default=0)
@@ -244,6 +254,7 @@ def find_runs(dirs: list[str], by: tuple[str, ...] = ()) -> list[Run]:
             run = Run(root, config, read_jsonl(folder.scalars), spectra[-1] if spectra else None,
                       next((r for r in spectra if r.get("step") == 0), None))
             run.protocols = _protocols(folder, run)
+            run.eval_seconds = sum(float(r.get("seconds") or 0.0) for r in read_jsonl(folder.metrics))
             records = [r for r in read_jsonl(folder.metrics) if r.get("real")]
             run.real = {k: v for k, v in records[-1]["real"].items() if k.startswith("metrics/")} if records else {}
             runs.append(run)

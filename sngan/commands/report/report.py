@@ -195,7 +195,7 @@ def ranking(runs: list[Run], tags: list[str], untrained: dict) -> tuple[list[str
 
 
 CSV_BASE = ["run", "dataset", "arch", "loss", "norm", "setting", "seed", "lr", "beta1", "beta2", "n_dis", "steps",
-            "planned_steps", "sec_per_100_G_updates", "spectral_breadth_step0", "spectral_breadth"]
+            "planned_steps", "sec_per_100_G_updates", "train_seconds", "eval_seconds", "spectral_breadth_step0", "spectral_breadth"]
 
 
 def _num(value) -> str:
@@ -213,6 +213,7 @@ def csv_rows(runs: list[Run], tags: list[str]) -> tuple[list[str], list[dict]]:
                "n_dis": r._get("optim", "n_dis"), "steps": r.last_step(),
                "planned_steps": "" if r.planned_steps() is None else r.planned_steps(),
                "sec_per_100_G_updates": _num(r.sec_per_100()),
+               "train_seconds": _num(r.train_seconds()), "eval_seconds": _num(r.eval_seconds),
                "spectral_breadth_step0": _num(r.spectral_breadth(at_start=True)),
                "spectral_breadth": _num(r.spectral_breadth())}
         for t in tags:
@@ -220,6 +221,20 @@ def csv_rows(runs: list[Run], tags: list[str]) -> tuple[list[str], list[dict]]:
             row[f"{t} protocol"] = r.protocols.get(t, "")
         rows.append(row)
     return header, rows
+
+
+def budget(runs: list[Run]) -> list[str]:
+    """What the group's numbers cost: runs, G updates, and the time of training and of IS/FID/KID, summed over the runs
+    (each run's own clock: runs side by side overlap in wall time, and each ran with its own threads)."""
+    done = sum(r.finished for r in runs)
+    updates = sum(r.last_step() for r in runs)
+    train_h = sum(r.train_seconds() for r in runs) / 3600
+    eval_h = sum(r.eval_seconds for r in runs) / 3600
+    return ["### Budget", "",
+            f"{len(runs)} runs ({done} finished), {updates:,} G updates; G and D updates {train_h:.2f} h, IS/FID/KID "
+            f"evaluations {eval_h:.2f} h, summed over the runs (each run's own clock; runs side by side share the "
+            f"wall time, and the threads per run are the launcher's). Per run: report.csv train_seconds, eval_seconds.",
+            ""]
 
 
 def write_report(runs: list[Run], out: str, sources: list[str], trained: str = DEFAULT_TRAINED) -> dict[str, list[str]]:
@@ -297,6 +312,7 @@ def write_report(runs: list[Run], out: str, sources: list[str], trained: str = D
         for label, values in references.items():
             for tag, value in values.items():
                 by_tag.setdefault(tag, {})[label] = value
+        md += budget(g_runs)
         figures[group] = plots.all_figures(done, g_tags, out, group, best or None, frozenset(untrained),
                                            by_tag) if done else []
         md += ["### Figures", ""] + [f"![{name}]({name})" for name in figures[group]] + [""]
