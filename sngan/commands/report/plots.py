@@ -331,7 +331,7 @@ def fig_samples(runs, out, group, setting, untrained=frozenset()) -> str | None:
     for norm in _norms(runs):
         cell = [r for r in runs if r.method == norm and r.setting == setting and r.last_sample_grid()]
         if cell:
-            chosen[norm] = min(cell, key=lambda r: (str(r.seed), r.path))
+            chosen[norm] = min(cell, key=lambda r: (r.seed if isinstance(r.seed, int) else 1 << 62, r.path))
     if not chosen:
         return None
     seeds = sorted({str(r.seed) for r in chosen.values()})

@@ -1,5 +1,6 @@
 """Run folders read back for `sngan report`: config, scalars, metrics with their protocols, the singular-value
-spectra at step 0 and at the end, and whether the run reached its train.steps. Checkpoints are read through the digest check."""
+spectra at step 0 and at the end, and whether the run reached its train.steps. Checkpoints are read through the
+digest check."""
 from __future__ import annotations
 
 import os

@@ -195,7 +195,8 @@ def ranking(runs: list[Run], tags: list[str], untrained: dict) -> tuple[list[str
 
 
 CSV_BASE = ["run", "dataset", "arch", "loss", "norm", "setting", "seed", "lr", "beta1", "beta2", "n_dis", "steps",
-            "planned_steps", "sec_per_100_G_updates", "train_seconds", "eval_seconds", "spectral_breadth_step0", "spectral_breadth"]
+            "planned_steps", "sec_per_100_G_updates", "train_seconds", "eval_seconds", "spectral_breadth_step0",
+            "spectral_breadth"]
 
 
 def _num(value) -> str:
