@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import statistics
+from dataclasses import dataclass
 
 from ...errors import UserError
 from .reader import STD_SUFFIX, Run, find_runs, method_key, metric_base, setting_key
@@ -79,9 +80,10 @@ def finished_only(value):
     return lambda r: value(r) if r.finished else None
 
 
-def cell_notes(runs: list[Run], untrained: dict[tuple[str, str], int]) -> dict[tuple[str, str], str]:
-    """(method, setting) -> "not trained at N" and/or "k unfinished, at N of M" (its unfinished runs' last steps)."""
-    notes = {cell: [f"not trained at {step}"] for cell, step in untrained.items()}
+def cell_notes(runs: list[Run], verdicts: dict) -> dict[tuple[str, str], str]:
+    """(method, setting) -> "not trained at N: k of n runs trained", "k of n runs trained" and/or "k unfinished, at N of
+    M" (its unfinished runs' last steps)."""
+    notes = {cell: [v.note()] for cell, v in verdicts.items() if v.note()}
     for key in sorted({(r.method, r.setting) for r in runs if not r.finished}):
         waiting = [r for r in runs if (r.method, r.setting) == key and not r.finished]
         steps = ", ".join(str(r.last_step()) for r in waiting)
@@ -119,28 +121,51 @@ def parse_rules(text: str) -> list[tuple[str, str, float | str]]:
     return rules
 
 
-def untrained_cells(runs: list[Run], tags: list[str], rules, references: dict | None = None
-                    ) -> dict[tuple[str, str], int]:
-    """(method, setting) -> its last step, for the cells whose mean final value fails a rule on a logged tag (a rule
-    against `gaussian` compares with references["one Gaussian"][tag], where the group has 2-D references)."""
-    out = {}
-    gaussian = (references or {}).get(GAUSSIAN, {})
-    for (method, setting) in {(r.method, r.setting) for r in runs}:
-        cell_runs = [r for r in runs if r.method == method and r.setting == setting]
-        for tag in tags:
-            values = [r.final()[tag][1] for r in cell_runs if tag in r.final()]
-            if not values:
+def run_trained(run: Run, tags: list[str], rules, gaussian: dict[str, float]) -> bool | None:
+    """Whether one run's final values meet every rule on its logged tags (a rule against `gaussian` compares with the
+    one-Gaussian reference of that tag, where the group has 2-D references); None when no rule applies."""
+    final, verdicts = run.final(), []
+    for tag in tags:
+        if tag not in final:
+            continue
+        for base, op, threshold in rules:
+            if base != metric_base(tag):
                 continue
-            mean = statistics.fmean(values)
-            for base, op, threshold in rules:
-                if base != metric_base(tag):
+            if threshold == "gaussian":
+                if tag not in gaussian:
                     continue
-                if threshold == "gaussian":
-                    if tag not in gaussian:
-                        continue
-                    threshold = gaussian[tag]
-                if not OPS[op](mean, threshold):
-                    out[(method, setting)] = max(r.last_step() for r in cell_runs)
+                threshold = gaussian[tag]
+            verdicts.append(OPS[op](final[tag][1], threshold))
+    return all(verdicts) if verdicts else None
+
+
+@dataclass
+class CellVerdict:
+    passed: int  # runs of the cell that meet every rule
+    judged: int  # runs a rule applies to
+    step: int    # the cell's G updates (its runs' last step)
+
+    @property
+    def trained(self) -> bool:
+        return 2 * self.passed > self.judged  # most of its runs, so one lucky or unlucky seed does not decide
+
+    def note(self) -> str:
+        share = f"{self.passed} of {self.judged} runs" if self.judged > 1 else ""
+        if not self.trained:
+            return f"not trained at {self.step}" + (f": {share} trained" if share else "")
+        return f"{share} trained" if self.passed < self.judged else ""
+
+
+def cell_verdicts(runs: list[Run], tags: list[str], rules, references: dict | None = None
+                  ) -> dict[tuple[str, str], CellVerdict]:
+    """(method, setting) -> how many of its runs count as trained (run_trained), for every cell a rule applies to."""
+    gaussian = (references or {}).get(GAUSSIAN, {})
+    out = {}
+    for key in {(r.method, r.setting) for r in runs}:
+        cell_runs = [r for r in runs if (r.method, r.setting) == key]
+        judged = [v for v in (run_trained(r, tags, rules, gaussian) for r in cell_runs) if v is not None]
+        if judged:
+            out[key] = CellVerdict(sum(judged), len(judged), max(r.last_step() for r in cell_runs))
     return out
 
 
@@ -252,9 +277,11 @@ def write_report(runs: list[Run], out: str, sources: list[str], trained: str = D
 
     md = ["# sngan report", "", f"{len(runs)} runs from {', '.join(sources)}.", "",
           "Final value of each metric (last logged) per norm x setting, ± the std it was logged with "
-          "(metrics/IS_std, ...); cells with several runs (seeds) show mean ± std over the runs (n). A cell is "
-          f"\"not trained at N\" (N: its G updates) when its mean fails a rule of `--trained {trained}`; such cells "
-          "stay in the tables, marked, and out of every ranking and of Fig. 3. A run that has not reached its "
+          "(metrics/IS_std, ...); cells with several runs (seeds) show mean ± std over the runs (n). A run is trained "
+          f"when its final values meet every rule of `--trained {trained}`, a cell when more than half of its runs "
+          "are; any other cell is \"not trained at N\" (N: its G updates; with k of n runs trained), stays in the "
+          "tables, marked, and out of every ranking and of Fig. 3; a trained cell with runs that are not says \"k of "
+          "n runs trained\". A run that has not reached its "
           "train.steps (a sweep still running, or stopped) is unfinished: its last values are not final, so it is "
           "only a note in its cell (\"k unfinished, at N of M\") and a row of the Runs table.", ""]
     rules = parse_rules(trained)
@@ -267,8 +294,9 @@ def write_report(runs: list[Run], out: str, sources: list[str], trained: str = D
         if len(done) < len(g_runs):
             md += [f"{len(done)} of {len(g_runs)} runs finished; the cells of the others say how far they got.", ""]
         references = point_references(g_runs)
-        untrained = untrained_cells(done, g_tags, rules, references)
-        notes = cell_notes(g_runs, untrained)
+        verdicts = cell_verdicts(done, g_tags, rules, references)
+        untrained = {cell: v.step for cell, v in verdicts.items() if not v.trained}
+        notes = cell_notes(g_runs, verdicts)
         ranked, best = ranking(done, g_tags, untrained)
         if ranked:
             md += ["### Ranking (trained cells only)", ""] + ranked + [""]
