@@ -327,19 +327,20 @@ def fig_samples(runs, out, group, setting, untrained=frozenset()) -> str | None:
     """One panel per norm: the last sample grid of its run with the lowest seed in `setting` (every norm's run of one
     seed draws its grid from the same fixed latents), titled with the norm, that run's final FID or IS, and "not
     trained" where its cell failed the trained rule."""
+    grids = {r.path: r.last_sample_grid() for r in runs if r.setting == setting}  # one folder listing per run
     chosen = {}
     for norm in _norms(runs):
-        cell = [r for r in runs if r.method == norm and r.setting == setting and r.last_sample_grid()]
+        cell = [r for r in runs if r.method == norm and r.setting == setting and grids[r.path]]
         if cell:
             chosen[norm] = min(cell, key=lambda r: (r.seed if isinstance(r.seed, int) else 1 << 62, r.path))
     if not chosen:
         return None
     seeds = sorted({str(r.seed) for r in chosen.values()})
-    steps = sorted({r.last_sample_grid()[0] for r in chosen.values()})
+    steps = sorted({grids[r.path][0] for r in chosen.values()})
     rows, cols = _grid(len(chosen), 4)
     fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.7 * rows), squeeze=False)
     for ax, (norm, run) in zip(axes.flat, chosen.items()):
-        step, path = run.last_sample_grid()
+        step, path = grids[run.path]
         ax.imshow(plt.imread(path), cmap="gray")
         ax.set_xticks([])
         ax.set_yticks([])

@@ -201,11 +201,11 @@ def _protocol_text(protocol) -> str:
     return str(protocol)
 
 
-def _protocols(folder: RunFolder, run: "Run") -> dict[str, str]:
+def _protocols(records: list[dict], run: "Run") -> dict[str, str]:
     """Per metric tag, how its number was made: metrics.jsonl's protocol records where there are any,
     the 2-D benchmark's definition for its metrics, else the tag and step it was read from."""
     out, config, final = {}, run.config, run.final()
-    for rec in read_jsonl(folder.metrics):
+    for rec in records:
         if "protocol" not in rec:
             continue
         text = _protocol_text(rec["protocol"])
@@ -254,10 +254,11 @@ def find_runs(dirs: list[str], by: tuple[str, ...] = ()) -> list[Run]:
             spectra = read_jsonl(folder.spectra)
             run = Run(root, config, read_jsonl(folder.scalars), spectra[-1] if spectra else None,
                       next((r for r in spectra if r.get("step") == 0), None))
-            run.protocols = _protocols(folder, run)
-            run.eval_seconds = sum(float(r.get("seconds") or 0.0) for r in read_jsonl(folder.metrics))
-            records = [r for r in read_jsonl(folder.metrics) if r.get("real")]
-            run.real = {k: v for k, v in records[-1]["real"].items() if k.startswith("metrics/")} if records else {}
+            metrics = read_jsonl(folder.metrics)  # read once: protocols, evaluation time, real-data scores
+            run.protocols = _protocols(metrics, run)
+            run.eval_seconds = sum(float(r.get("seconds") or 0.0) for r in metrics)
+            reals = [r for r in metrics if r.get("real")]
+            run.real = {k: v for k, v in reals[-1]["real"].items() if k.startswith("metrics/")} if reals else {}
             runs.append(run)
     if not runs:
         raise UserError(f"no run folders (with scalars.jsonl) under {', '.join(dirs)}: "
