@@ -286,3 +286,35 @@ def test_a_bad_trained_rule_is_refused(tmp_path):
     fake_run(tmp_path / "sweep" / "0", "sn", "A", 30.0)
     proc = run_cli(["report", str(tmp_path / "sweep"), "--trained", "IS=3"], cwd=tmp_path, check=False, env=ENV)
     assert proc.returncode == 2 and "NAME>=VALUE" in proc.stderr and not (tmp_path / "sweep" / "report").exists()
+
+
+def test_samples_figure_titles_stay_clear_of_the_images(tmp_path, monkeypatch):
+    """Two rows of panels, one with a three-line title ("not trained"): no title may cover another panel's image."""
+    import matplotlib.pyplot as plt
+    from sngan.commands.report import plots
+
+    norms = ["none", "wc", "wn", "sn", "gp", "ln", "ortho"]
+    for i, norm in enumerate(norms):
+        path = tmp_path / "sweep" / str(i)
+        seeded_run(path, norm, "C", 0, 1.0 if norm == "wc" else 6.0, 10.0, (1.0, 0.5, 0.25))
+        os.makedirs(path / "samples")
+        plt.imsave(path / "samples" / "step_000001000.png", [[0.0, 1.0] * 32, [1.0, 0.0] * 32] * 32, cmap="gray")
+    overlaps = []
+    original = plots._save
+
+    def check(fig, out, name):
+        if name.startswith("samples_"):
+            fig.canvas.draw()
+            renderer = fig.canvas.get_renderer()
+            panels = [ax for ax in fig.axes if ax.images]
+            assert len(panels) == len(norms)
+            for ax in panels:
+                title = ax.title.get_window_extent(renderer)
+                overlaps.extend((ax.get_title(), other.get_title()) for other in panels
+                                if other is not ax and title.overlaps(other.get_window_extent(renderer)))
+        return original(fig, out, name)
+
+    monkeypatch.setattr(plots, "_save", check)
+    figures = write_report_for(tmp_path)
+    assert "samples_cifar10-dcgan_C.png" in figures["cifar10-dcgan"]
+    assert overlaps == []

@@ -64,7 +64,8 @@ def _finish_panels(fig, axes, used: int, title: str, out: str, name: str) -> str
     for ax in list(axes.flat)[used:]:
         ax.axis("off")
     fig.suptitle(title)
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:  # panels made with a layout engine keep it
+        fig.tight_layout()
     return _save(fig, out, name)
 
 
@@ -338,7 +339,8 @@ def fig_samples(runs, out, group, setting, untrained=frozenset()) -> str | None:
     seeds = sorted({str(r.seed) for r in chosen.values()})
     steps = sorted({grids[r.path][0] for r in chosen.values()})
     rows, cols = _grid(len(chosen), 4)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.7 * rows), squeeze=False)
+    # constrained layout: tight_layout lets a row's multi-line titles overlap the images above them
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.9 * rows), squeeze=False, layout="constrained")
     for ax, (norm, run) in zip(axes.flat, chosen.items()):
         step, path = grids[run.path]
         ax.imshow(plt.imread(path), cmap="gray")
