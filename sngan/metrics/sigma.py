@@ -1,11 +1,18 @@
-"""Diagnostics of D's layers: SN's power-iteration sigma, the exact sigma of each weight, the Lipschitz
-constant of each conv as an operator, and singular-value spectra (the paper's Figs. 3 and 9, live).
+"""Diagnostics of D's layers, two registry entries:
+
+- `sigma` (every metrics.every.sigma): SN's power-iteration sigma, the exact sigma of each weight, the Lipschitz
+  constant of each conv as an operator, and singular-value spectra (the paper's Fig. 3, live);
+- `sigma_normalized` (every metrics.every.sigma_normalized, denser): sigma(W_bar), the exact sigma of the weight each
+  layer computes with (the paper's Fig. 9). It moves from one G update to the next by as much as it moves over
+  training (SN's one power iteration per step lags a weight whose top singular values are close), so a sparse
+  schedule samples that jitter, not a trend; it has its own cheap schedule, and `sngan report` averages it over
+  windows.
 
 Layers are named by their module path with indices zero-padded (main.03, blocks.1.conv1), so TensorBoard
 sorts them in network order. Tags: sigma/D/<layer> (SN's estimate), sigma_exact/D/<layer> (SVD of the trained weight),
 sigma_normalized/D/<layer> (SVD of the weight the layer computes with), lipschitz/D/<layer>;
 histograms spectrum/D/<layer>; every spectrum also goes to spectra.jsonl. TensorBoard's Custom Scalars tab
-overlays estimate, exact sigma and sigma(W_bar) per layer (sigma(W_bar) over training is the paper's Fig. 9).
+overlays estimate, exact sigma and sigma(W_bar) per layer.
 """
 from __future__ import annotations
 
@@ -27,10 +34,9 @@ def layer_name(path: str) -> str:
 
 
 def sigma_report(D, input_sizes: dict | None, lipschitz_iters: int, seed: int, step: int) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
-    """Per D layer: SN's power-iteration estimate, the exact sigma of the trained weight and of the
-    weight the layer computes with, that weight's singular-value spectrum, and (for convs whose input size is in
-    `input_sizes`) the Lipschitz constant of the convolution by `lipschitz_iters` iterations from the named stream
-    (seed, step)."""
+    """Per D layer: SN's power-iteration estimate, the exact sigma of the trained weight, the singular-value
+    spectrum of the weight the layer computes with, and (for convs whose input size is in `input_sizes`) the
+    Lipschitz constant of the convolution by `lipschitz_iters` iterations from the named stream (seed, step)."""
     scalars, spectra = {}, {}
     for layer, est in sigma_estimates(D).items():
         scalars[f"sigma/D/{layer_name(layer)}"] = est
@@ -38,10 +44,16 @@ def sigma_report(D, input_sizes: dict | None, lipschitz_iters: int, seed: int, s
         name = layer_name(layer)
         scalars[f"sigma_exact/D/{name}"] = exact_sigma(raw_weight(module))
         spectra[name] = singular_values_of(module)
-        scalars[f"sigma_normalized/D/{name}"] = spectra[name][0].item()
     bounds = lipschitz_bounds(D, input_sizes or {}, lipschitz_iters, seed, step)
     scalars.update({f"lipschitz/D/{layer_name(layer)}": v for layer, v in bounds.items()})
     return scalars, spectra
+
+
+def sigma_normalized(D) -> dict[str, float]:
+    """sigma(W_bar) per D layer: the largest singular value of the weight the layer computes with (read without
+    running SN's iteration)."""
+    return {f"sigma_normalized/D/{layer_name(layer)}": singular_values_of(module)[0].item()
+            for layer, module in weighted_layers(D).items()}
 
 
 def sigma_layout(D) -> dict:
@@ -93,3 +105,12 @@ class SigmaDiagnostics(Metric):
         ctx.run.append_jsonl(ctx.run.spectra, {"step": ctx.step, "norm": self.env.norm,
                                                "spectra": {k: v.tolist() for k, v in spectra.items()}})
         return scalars
+
+
+@register_metric("sigma_normalized")
+class SigmaNormalized(Metric):
+    at_start = True  # step 0: the initialization's sigma(W_bar), where Fig. 9 starts
+
+    def __call__(self, ctx: MetricContext) -> dict[str, float]:
+        with on_device(self.device):  # fp32 (TF32 off), whatever the loop runs in
+            return sigma_normalized(ctx.D)

@@ -318,3 +318,45 @@ def test_samples_figure_titles_stay_clear_of_the_images(tmp_path, monkeypatch):
     figures = write_report_for(tmp_path)
     assert "samples_cifar10-dcgan_C.png" in figures["cifar10-dcgan"]
     assert overlaps == []
+
+
+def test_fig9_windows_dense_measurements_instead_of_sampling_their_jitter():
+    """sigma(W_bar) logged every 10 updates, 1.0 at multiples of 300 and 1.1 elsewhere: a 100-update schedule would
+    draw a sawtooth touching 1.0 at 300/600/900; the windows draw the level (mostly 1.1) and the range (1.0-1.1)."""
+    from sngan.commands.report.plots import FIG9_WINDOWS, _windows
+
+    points = [(0, 1.0)] + [(s, 1.0 if s % 300 == 0 else 1.1) for s in range(10, 1001, 10)]
+    drawn = _windows(points + [(s, v + 0.01) for s, v in points])  # a second seed, 0.01 higher
+    assert len(drawn) == 1 + FIG9_WINDOWS and drawn[0] == (0, 1.005, 1.0, 1.01)
+    assert [x for x, *_ in drawn] == sorted(x for x, *_ in drawn)
+    for x, mean, lo, hi in drawn[1:]:
+        window = [v for s, v in points + [(s, v + 0.01) for s, v in points] if s and abs(s - x) < 25]
+        assert len(window) == 10 and mean == pytest.approx(sum(window) / 10) and (lo, hi) == (min(window), max(window))
+    assert sum(1 for _, mean, _, _ in drawn[1:] if mean < 1.1) == 3  # the windows holding 300, 600, 900
+    assert _windows([(0, 1.0), (100, 1.2)]) == [(0, 1.0, 1.0, 1.0), (100, 1.2, 1.2, 1.2)]  # sparse logs: each step
+
+
+def test_layer_colours_are_never_a_norms(tmp_path, monkeypatch):
+    from sngan.commands.report import plots
+
+    for i, norm in enumerate(["sn", "none", "wc"]):
+        seeded_run(tmp_path / "sweep" / str(i), norm, "C", 0, 6.0, 10.0, (1.0, 0.5, 0.25))
+        add_scalars(tmp_path / "sweep" / str(i), [(step, f"sigma_normalized/D/main.{k:02d}", 1.0)
+                                                  for step in (0, 500, 1000) for k in range(8)]
+                    + [(step, "sigma_exact/D/main.00", 2.0) for step in (0, 1000)])
+    colours = []
+    original = plots._save
+
+    def check(fig, out, name):
+        if name.startswith(("fig9_", "sigma_estimate_")):
+            colours.extend((name, matplotlib.colors.to_hex(line.get_color())) for ax in fig.axes for line in ax.lines)
+        return original(fig, out, name)
+
+    import matplotlib.colors
+
+    monkeypatch.setattr(plots, "_save", check)
+    write_report_for(tmp_path)
+    assert {name for name, _ in colours} == {"fig9_sigma_normalized_cifar10-dcgan_C.png",
+                                             "sigma_estimate_cifar10-dcgan.png"}
+    norm_colours = {matplotlib.colors.to_hex(c) for c in plots.NORM_COLORS.values()}
+    assert not {c for _, c in colours} & norm_colours

@@ -71,13 +71,13 @@ def test_sigma_report_and_training_log_lipschitz_beside_sigma(small_cfg):
     cfg = small_cfg("train.steps=2", "norm=sn")
     _, D = build_models_for(cfg)
     sizes = conv_input_sizes(D, torch.randn(2, 1, 16, 16))
-    scalars, _ = sigma_report(D, sizes, 100, seed=0, step=0)
+    scalars, spectra = sigma_report(D, sizes, 100, seed=0, step=0)
     convs = [layer_name(n) for n, m in D.named_modules() if isinstance(m, nn.Conv2d)]
     assert convs[:2] == ["main.00", "main.02"] and convs == sorted(convs)  # text order is network order
     for name in convs + ["fc"]:
         assert f"lipschitz/D/{name}" in scalars and f"sigma/D/{name}" in scalars
     # linear layers: the exact sigma of the weight the layer computes with
-    assert scalars["lipschitz/D/fc"] == pytest.approx(scalars["sigma_normalized/D/fc"], rel=1e-5)
+    assert scalars["lipschitz/D/fc"] == pytest.approx(spectra["fc"][0].item(), rel=1e-5)
     train(cfg)
     tags = {r["tag"] for r in read_scalars(f"{cfg.run_dir}/scalars.jsonl")}
     assert {f"lipschitz/D/{n}" for n in convs} <= tags

@@ -15,3 +15,22 @@ def test_spectra_and_sigma_are_reported_before_the_first_step_and_not_again_on_r
     assert spectra[0]["spectra"] != spectra[1]["spectra"]  # two D steps changed the weights
     train(small_cfg("train.steps=4", "metrics.every.sigma=2"))  # resumed at 2: no second step-0 record
     assert [r["step"] for r in read_jsonl(f"{cfg.run_dir}/spectra.jsonl")] == [0, 2, 4]
+
+
+def test_sigma_normalized_runs_on_its_own_denser_schedule_and_matches_the_spectra(small_cfg):
+    """sigma(W_bar) (Fig. 9) every metrics.every.sigma_normalized updates, at step 0 and the end; where the sigma report
+    also runs, it is the top of that report's spectrum of the same layer."""
+    cfg = small_cfg("train.steps=5", "metrics.every.sigma=4", "metrics.every.sigma_normalized=2", "norm=sn")
+    train(cfg)
+    rows = read_jsonl(f"{cfg.run_dir}/scalars.jsonl")
+    by_step: dict[int, dict] = {}
+    for r in rows:
+        if r["tag"].startswith("sigma_normalized/D/"):
+            assert r["tag"][len("sigma_normalized/D/"):] not in by_step.get(r["step"], {})  # logged once per step
+            by_step.setdefault(r["step"], {})[r["tag"][len("sigma_normalized/D/"):]] = r["value"]
+    assert sorted(by_step) == [0, 2, 4, 5]
+    spectra = {r["step"]: r["spectra"] for r in read_jsonl(f"{cfg.run_dir}/spectra.jsonl")}
+    assert sorted(spectra) == [0, 4, 5]
+    for step in spectra:
+        assert by_step[step] == {layer: values[0] for layer, values in spectra[step].items()}
+    assert by_step[2] != by_step[4]  # measured afresh: two more D steps moved the weights

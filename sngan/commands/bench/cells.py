@@ -22,6 +22,7 @@ def bench_config(arch: str, norm: str, dataset: str, steps: int, warmup: int, ba
     rare = total + 1  # sigma, samples, checkpoints, 2-D metrics: only at the end, outside the timing
     overrides = [f"arch={arch}", f"norm={norm}", f"dataset={dataset}", f"setting={setting}",
                  f"train.steps={total}", f"train.log_every={warmup}", f"metrics.every.sigma={rare}",
+                 f"metrics.every.sigma_normalized={rare}",
                  f"train.sample_every={rare}", f"train.ckpt_every={rare}", "train.keep_ckpts=1",
                  "train.n_samples=4", "train.progress=false", f"batch_size={batch_size}", f"device={device}",
                  "metrics.enabled=false", "metrics.memorization.enabled=false"]  # no metrics per cell (nor Inception

@@ -54,6 +54,17 @@ def _marks(n: int) -> dict:
     return {"marker": "o", "markersize": 4 if n <= 20 else 3, "markevery": max(1, n // 20)}
 
 
+def _layer_color(k: int, n: int):
+    """Colour of the k-th of n D layers: viridis (up to its green; its yellow reads badly on white), a scale no
+    norm's colour (NORM_COLORS) is taken from, so a layer never looks like a norm."""
+    return plt.get_cmap("viridis")(0.9 * k / max(n - 1, 1))
+
+
+def _lowest_seed(runs):
+    """The run with the lowest seed (runs without one last; ties by folder): one run drawn for a cell."""
+    return min(runs, key=lambda r: (r.seed if isinstance(r.seed, int) else 1 << 62, r.path))
+
+
 def _grid(n: int, max_cols: int = 3) -> tuple[int, int]:
     cols = min(n, max_cols)
     return (n + cols - 1) // cols, cols
@@ -168,7 +179,6 @@ def fig_sigma(runs, out, group) -> str | None:
     norms, settings = _norms(runs), _settings(runs)
     fig, axes = plt.subplots(len(norms), len(settings), figsize=(4 * len(settings), 3 * len(norms)),
                              squeeze=False, sharex=True)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     handles = {}
     for i, norm in enumerate(norms):
         for j, s in enumerate(settings):
@@ -177,11 +187,11 @@ def fig_sigma(runs, out, group) -> str | None:
             if not match:
                 ax.axis("off")
                 continue
-            run = match[0]  # one run per cell: the first seed
+            run = _lowest_seed(match)  # one run per cell
             layers = run.series_tags("sigma_exact/D/")
             names = paper_layer_names(layers, str(run._get("arch", "name")))
             for k, layer in enumerate(layers):
-                color = colors[k % len(colors)]
+                color = _layer_color(k, len(layers))
                 steps, values = zip(*run.series(f"sigma_exact/D/{layer}"))
                 (h,) = ax.plot(steps, values, color=color, label=names[layer], **_marks(len(steps)))
                 handles.setdefault(names[layer], h)
@@ -196,7 +206,7 @@ def fig_sigma(runs, out, group) -> str | None:
                 ax.set_ylabel("sigma of raw D weight")
             if i == len(norms) - 1:
                 ax.set_xlabel("generator updates")
-    fig.suptitle(f"Largest singular value per D layer over training ({group}); "
+    fig.suptitle(f"Largest singular value per D layer over training ({group}; the lowest seed of each cell); "
                  f"solid/o: exact, dashed/x: SN power-iteration estimate")
     fig.legend(handles.values(), handles.keys(), title="D layer", loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
@@ -250,38 +260,58 @@ def fig_spectra(runs, out, group, best: dict[str, str]) -> str | None:
                           out, f"fig3_spectra_{group}.png")
 
 
+FIG9_WINDOWS = 20  # Fig. 9 draws at most this many windows after step 0, whatever the logging density
+
+
+def _windows(points: list[tuple[int, float]], windows: int = FIG9_WINDOWS) -> list[tuple[float, float, float, float]]:
+    """(mean step, mean, smallest, largest) of the values in each of `windows` equal spans of the steps after step 0
+    (step 0, the initialization, its own point). A value that jitters from one update to the next is drawn as its
+    level and range per window instead of as a sawtooth of whichever updates happened to be sampled."""
+    if not points:
+        return []
+    last = max(step for step, _ in points)
+    spans: dict[int, list[tuple[int, float]]] = {}
+    for step, value in points:
+        key = -1 if step == 0 else min(windows - 1, (step - 1) * windows // max(last, 1))
+        spans.setdefault(key, []).append((step, value))
+    out = []
+    for key in sorted(spans):
+        steps, values = zip(*spans[key])
+        out.append((statistics.fmean(steps), statistics.fmean(values), min(values), max(values)))
+    return out
+
+
 def fig_sigma_normalized(runs, out, group, setting) -> str | None:
-    """Paper Fig. 9: sigma(W_bar) of each D layer over training in one setting, mean ± std over seeds, one panel
-    per norm (1 is an exact spectral normalization)."""
+    """Paper Fig. 9: sigma(W_bar) of each D layer over training in one setting, one panel per norm (1 is an exact
+    spectral normalization): per window of updates, the mean over every seed's measurements in it (line) and their
+    range (band). Layers take colours of their own (viridis), never a norm's."""
     runs = [r for r in runs if r.setting == setting and r.series_tags("sigma_normalized/D/")]
     if not runs:
         return None
     norms = _norms(runs)
     fig, axes = plt.subplots(1, len(norms), figsize=(4.5 * len(norms), 3.4), squeeze=False, sharey=False)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    per_window = []
     for ax, norm in zip(axes[0], norms):
         cell = [r for r in runs if r.method == norm]
         layers = cell[0].series_tags("sigma_normalized/D/")
         names = paper_layer_names(layers, str(cell[0]._get("arch", "name")))
         for k, layer in enumerate(layers):
-            by_step: dict[int, list[float]] = {}
-            for r in cell:
-                for step, value in r.series(f"sigma_normalized/D/{layer}"):
-                    by_step.setdefault(step, []).append(value)
-            steps = sorted(by_step)
-            mean = [statistics.fmean(by_step[t]) for t in steps]
-            std = [statistics.stdev(by_step[t]) if len(by_step[t]) > 1 else 0.0 for t in steps]
-            color = colors[k % len(colors)]
-            ax.plot(steps, mean, color=color, label=names.get(layer, layer), **_marks(len(steps)))
-            ax.fill_between(steps, [m - e for m, e in zip(mean, std)], [m + e for m, e in zip(mean, std)],
-                            color=color, alpha=0.15)
+            points = [p for r in cell for p in r.series(f"sigma_normalized/D/{layer}")]
+            drawn = _windows(points)
+            per_window.append(len(points) / max(len(drawn), 1))
+            x, mean, lo, hi = zip(*drawn)
+            color = _layer_color(k, len(layers))
+            ax.plot(x, mean, color=color, label=names.get(layer, layer), **_marks(len(x)))
+            ax.fill_between(x, lo, hi, color=color, alpha=0.15)
         ax.set_title(f"norm={norm} ({len(cell)} seed{'s' if len(cell) > 1 else ''})", fontsize=10)
         ax.set_xlabel("generator updates")
         ax.set_ylabel("sigma(W_bar)")
         ax.grid(alpha=0.3)
     _legend_outside(fig, axes)
-    fig.suptitle(f"sigma(W_bar) of D's layers over training, setting {setting} ({group}; paper Fig. 9; each report "
-                 f"right after a G step, before the next D update)")
+    fig.suptitle(f"sigma(W_bar) of D's layers over training, setting {setting} ({group}; paper Fig. 9)\n"
+                 f"line: mean of all seeds' measurements in each of up to {FIG9_WINDOWS} windows (about "
+                 f"{statistics.fmean(per_window):.0f} per window); band: smallest to largest; each measured right "
+                 f"after a G step")
     fig.tight_layout()
     return _save(fig, out, f"fig9_sigma_normalized_{group}_{setting}.png")
 
@@ -333,7 +363,7 @@ def fig_samples(runs, out, group, setting, untrained=frozenset()) -> str | None:
     for norm in _norms(runs):
         cell = [r for r in runs if r.method == norm and r.setting == setting and grids[r.path]]
         if cell:
-            chosen[norm] = min(cell, key=lambda r: (r.seed if isinstance(r.seed, int) else 1 << 62, r.path))
+            chosen[norm] = _lowest_seed(cell)
     if not chosen:
         return None
     seeds = sorted({str(r.seed) for r in chosen.values()})
