@@ -15,7 +15,7 @@ eval_command.evaluate; fetch.fetch; report.report; sample.sample
 forget_loaded
 bn.BatchNormalization; bssn.BidirectionalScaledSN; gp.GradientPenalty; ln.LayerNormalization; none.NoNorm
 ortho.OrthonormalRegularization; wc.WeightClipping; wn.WeightNormalization  # @register_norm
-image_quality.PrecisionRecall; sigma.SigmaDiagnostics; classes.ClassCoverage  # @register_metric
+image_quality.PrecisionRecall; sigma.SigmaDiagnostics; sigma.SigmaNormalized; classes.ClassCoverage  # @register_metric
 SweepRecord.on_multirun_start  # a Hydra callback hook
 classifier.FeatureExtractorClassifier.get_provided_features_list  # torch-fidelity's extractor interface
 classifier.FeatureExtractorClassifier.get_default_feature_layer_for_metric
