@@ -360,3 +360,27 @@ def test_layer_colours_are_never_a_norms(tmp_path, monkeypatch):
                                              "sigma_estimate_cifar10-dcgan.png"}
     norm_colours = {matplotlib.colors.to_hex(c) for c in plots.NORM_COLORS.values()}
     assert not {c for _, c in colours} & norm_colours
+
+
+def test_class_shares_per_norm_and_protocols_shown_once(tmp_path):
+    """The share of each class (the last class-coverage record of metrics.jsonl), mean ± std over seeds per norm; a
+    protocol item measured per run (memorization's generated_nn_median) is named once, not repeated per run."""
+    shares = {("sn", 0): [0.1] * 10, ("sn", 1): [0.12] + [0.0977777] * 9, ("wc", 0): [0.91] + [0.01] * 9}
+    for i, ((norm, seed), values) in enumerate(shares.items()):
+        path = tmp_path / "sweep" / str(i)
+        fake_run(path, norm, "C", 30.0)
+        add_scalars(path, [(20, "metrics/class_kl", 1.0), (40, "metrics/class_kl", 0.5)])
+        with open(path / "run.yaml", "a") as f:
+            f.write(f"seed: {seed}\n")
+        with open(path / "metrics.jsonl", "a") as f:
+            f.write(json.dumps({"step": 20, "class_shares": [0.5] * 10, "metrics": {"metrics/class_kl": 1.0}}) + "\n")
+            f.write(json.dumps({"step": 40, "class_shares": values, "metrics": {"metrics/class_kl": 0.5},
+                                "protocol": {"memorization": {"generated": 2000, "generated_nn_median": 3.0 + i},
+                                             "generator": "G_ema"}}) + "\n")
+    write_report_for(tmp_path)
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "| norm | airplane | automobile | bird |" in md  # cifar10's label order
+    assert "| sn (n=2) | 11.0 ± 1.4 | 9.9 ± 0.2 |" in md and "| wc (n=1) | 91.0 | 1.0 |" in md
+    section = md.split("### metrics/class_kl")[1].split("###")[0]
+    assert section.count("memorization.generated=2000") == 1
+    assert "differs between runs (report.csv): memorization.generated_nn_median" in section

@@ -37,6 +37,8 @@ class Run:
     spectra: dict | None = None          # the last record of spectra.jsonl
     spectra_start: dict | None = None    # its step-0 record (the untrained D), when the run logged one
     protocols: dict = field(default_factory=dict)  # metric tag -> protocol text
+    protocol_items: dict = field(default_factory=dict)  # metric tag -> {dotted protocol key: value text}
+    class_shares: tuple | None = None  # (step, [share of each class]) of the last class-coverage evaluation
     real: dict = field(default_factory=dict)       # metric tag -> what real data scored the same way
     method: str = ""  # the row label in a group: the norm, with the loss added where it is not the group's usual
     eval_seconds: float = 0.0  # time its IS/FID/KID evaluations took (metrics.jsonl "seconds")
@@ -201,6 +203,33 @@ def _protocol_text(protocol) -> str:
     return str(protocol)
 
 
+def _flat_items(protocol, prefix: str = "") -> dict[str, str]:
+    """A protocol record as {dotted key: value text}, nested dicts opened (memorization.generated, ...)."""
+    if not isinstance(protocol, dict):
+        return {prefix or "protocol": str(protocol)}
+    out = {}
+    for k, v in protocol.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        out.update(_flat_items(v, key) if isinstance(v, dict) and v else {key: str(v)})
+    return out
+
+
+def _protocol_items(records: list[dict]) -> dict[str, dict[str, str]]:
+    """Per metric tag, the flattened protocol of its last evaluation (metrics.jsonl)."""
+    out = {}
+    for rec in records:
+        if "protocol" in rec:
+            for tag in rec.get("metrics") or {}:
+                out[tag] = _flat_items(rec["protocol"])
+    return out
+
+
+def _class_shares(records: list[dict]) -> tuple[int, list[float]] | None:
+    """(step, shares) of the last metrics.jsonl record that holds the share of each class (sngan.metrics.classes)."""
+    last = [r for r in records if r.get("class_shares")]
+    return (int(last[-1].get("step", 0)), [float(v) for v in last[-1]["class_shares"]]) if last else None
+
+
 def _protocols(records: list[dict], run: "Run") -> dict[str, str]:
     """Per metric tag, how its number was made: metrics.jsonl's protocol records where there are any,
     the 2-D benchmark's definition for its metrics, else the tag and step it was read from."""
@@ -256,6 +285,8 @@ def find_runs(dirs: list[str], by: tuple[str, ...] = ()) -> list[Run]:
                       next((r for r in spectra if r.get("step") == 0), None))
             metrics = read_jsonl(folder.metrics)  # read once: protocols, evaluation time, real-data scores
             run.protocols = _protocols(metrics, run)
+            run.protocol_items = _protocol_items(metrics)
+            run.class_shares = _class_shares(metrics)
             run.eval_seconds = sum(float(r.get("seconds") or 0.0) for r in metrics)
             reals = [r for r in metrics if r.get("real")]
             run.real = {k: v for k, v in reals[-1]["real"].items() if k.startswith("metrics/")} if reals else {}

@@ -16,6 +16,7 @@ import statistics
 from dataclasses import dataclass
 
 from ...errors import UserError
+from .class_shares import class_share_tables
 from .reader import STD_SUFFIX, Run, find_runs, method_key, metric_base, setting_key
 
 
@@ -73,6 +74,19 @@ def markdown_pivot(runs: list[Run], value, notes: dict | None = None,
     for label, ref in (references or {}).items():
         lines.append(f"| *{label} (reference)* | " + " | ".join(f"*{ref:.4g}*" for _ in settings) + " |")
     return lines
+
+
+def protocol_line(runs: list[Run], tag: str) -> str:
+    """How tag's numbers were made: the protocol items every run shares, once, and the names of those that differ
+    between runs (a value measured per run, e.g. memorization's generated_nn_median; each run's own is in report.csv's
+    "<tag> protocol" column)."""
+    items = [r.protocol_items[tag] for r in runs if tag in r.protocol_items]
+    if not items:
+        return " / ".join(sorted({r.protocols[tag] for r in runs if tag in r.protocols})) or "unknown"
+    shared = {k: v for k, v in items[0].items() if all(i.get(k) == v for i in items[1:])}
+    differ = sorted(set().union(*items) - set(shared))
+    return "; ".join(f"{k}={v}" for k, v in shared.items()) + (
+        f"; differs between runs (report.csv): {', '.join(differ)}" if differ else "")
 
 
 def finished_only(value):
@@ -301,8 +315,7 @@ def write_report(runs: list[Run], out: str, sources: list[str], trained: str = D
         if ranked:
             md += ["### Ranking (trained cells only)", ""] + ranked + [""]
         for tag in g_tags:
-            protocols = sorted({r.protocols[tag] for r in done if tag in r.protocols})
-            md += [f"### {tag}", "", "Protocol: " + (" / ".join(protocols) or "unknown"), ""]
+            md += [f"### {tag}", "", "Protocol: " + protocol_line(done, tag), ""]
             reals = sorted({f"{r.real[tag]:.4g}" for r in done if tag in r.real})
             if reals:
                 md += [f"Real data measured the same way (IS of real images; FID/KID of one real half against the "
@@ -316,6 +329,7 @@ def write_report(runs: list[Run], out: str, sources: list[str], trained: str = D
         if not g_tags:
             md += ["No metrics/* tags were logged by these runs (enable metrics in training)." if done else
                    "No run of this group has finished yet: see the Runs table for how far each got.", ""]
+        md += class_share_tables(g_runs, notes)
         md += ["### seconds per 100 generator updates (first window left out as warm-up; unfinished runs included)",
                ""]
         md += markdown_pivot(g_runs, Run.sec_per_100) + [""]
