@@ -105,7 +105,8 @@ def test_std_tags_are_shown_as_spread_of_their_metric(tmp_path, monkeypatch):
     assert "| sn | 30 | 31 |" in md                     # FID logs no std: the value alone
     # Fig. 1: one panel per IS metric (none for IS_std), error bars = the logged std of the single run
     is_bars = [(x, y, e) for title, label, x, y, e in bars if title.startswith("metrics/IS ")]
-    assert is_bars == [([0, 1], [7.0, 6.0], [[0.5, 0.25], [0.5, 0.25]])]  # (lower, upper): no log axis to clip to
+    # sn, the second of two norms, drawn 0.15 right of each setting; (lower, upper): no log axis to clip to
+    assert is_bars == [([0.15, 1.15], [7.0, 6.0], [[0.5, 0.25], [0.5, 0.25]])]
     assert not any(title.startswith("metrics/IS_std") for title, *_ in bars)
     rows = list(csv.DictReader(open(tmp_path / "out" / "report.csv")))
     assert [r["metrics/IS_std"] for r in rows] == ["", "0.5", "0.25"]  # the CSV keeps the raw column
@@ -384,3 +385,36 @@ def test_class_shares_per_norm_and_protocols_shown_once(tmp_path):
     section = md.split("### metrics/class_kl")[1].split("###")[0]
     assert section.count("memorization.generated=2000") == 1
     assert "differs between runs (report.csv): memorization.generated_nn_median" in section
+
+
+def test_error_bars_stop_at_the_metrics_range_and_an_off_axis_real_value_stays_in_the_legend(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    from sngan.commands.report import plots
+
+    for i, (hq, kid) in enumerate([(0.9, 100.0), (0.1, 300.0)]):
+        path = tmp_path / "sweep" / str(i)
+        fake_run(path, "sn", "C", 30.0)
+        with open(path / "run.yaml", "a") as f:
+            f.write(f"seed: {i}\n")
+        add_scalars(path, [(40, "metrics/high_quality", hq), (40, "metrics/KID", kid)])
+        with open(path / "metrics.jsonl", "a") as f:
+            f.write(json.dumps({"step": 40, "metrics": {"metrics/KID": kid}, "real": {"metrics/KID": -29.0}}) + "\n")
+    bars, legends = [], []
+    original = matplotlib.axes.Axes.errorbar
+    monkeypatch.setattr(matplotlib.axes.Axes, "errorbar",
+                        lambda ax, x, y, yerr=None, **kw: bars.append((list(y), [list(e) for e in yerr]))
+                        or original(ax, x, y, yerr=yerr, **kw))
+    saving = plots._save
+
+    def keep_labels(fig, out, name):
+        legends.extend(t.get_text() for legend in fig.legends for t in legend.get_texts())
+        return saving(fig, out, name)
+
+    monkeypatch.setattr(plots, "_save", keep_labels)
+    write_report_for(tmp_path)
+    # high_quality 0.9 and 0.1: mean 0.5, std 0.57; the bars stop at 0 and 1
+    assert ([pytest.approx(0.5)], [[pytest.approx(0.5)], [pytest.approx(0.5)]]) in bars
+    # KID 100 and 300 (std 141) on a log axis: bars of the std, above zero already
+    assert ([200.0], [[pytest.approx(141.42, rel=1e-3)], [pytest.approx(141.42, rel=1e-3)]]) in bars
+    assert "real data: -29 (not on the log axis)" in legends

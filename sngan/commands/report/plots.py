@@ -95,9 +95,9 @@ def _settings(runs):
 
 
 def _cells(runs, norm, tag):
-    """(setting indices, means, stds) of tag's final value for one norm: std over seeds, or for a single run
-    the std it logged with the metric (metrics/IS_std, ...)."""
-    xs, ys, es = [], [], []
+    """(setting indices, means, stds, [each run's value]) of tag's final value for one norm: std over seeds, or for a
+    single run the std it logged with the metric (metrics/IS_std, ...)."""
+    xs, ys, es, each = [], [], [], []
     for i, s in enumerate(_settings(runs)):
         vals = [r.final_with_std(tag) for r in runs if r.method == norm and r.setting == s]
         vals = [v for v in vals if v is not None]
@@ -105,7 +105,26 @@ def _cells(runs, norm, tag):
             xs.append(i)
             ys.append(statistics.fmean(v for v, _ in vals))
             es.append(statistics.stdev(v for v, _ in vals) if len(vals) > 1 else (vals[0][1] or 0.0))
-    return xs, ys, es
+            each.append([v for v, _ in vals])
+    return xs, ys, es, each
+
+
+# The range a metric can take (by metric_base): error bars stop at its ends instead of promising impossible values
+# (a share below 0, a mode count below 0, an IS below 1).
+METRIC_RANGE = {"IS": (1.0, None), "FID": (0.0, None), "high_quality": (0.0, 1.0), "near_copies": (0.0, 1.0),
+                "class_share_min": (0.0, 1.0), "class_share_max": (0.0, 1.0), "modes": (0.0, None),
+                "kl_modes": (0.0, None), "class_kl": (0.0, None), "classes_missing": (0.0, None),
+                "memorization_ratio": (0.0, None)}
+
+
+def _bar_lengths(tag: str, ys, es, log: bool) -> tuple[list[float], list[float]]:
+    """(lower, upper) error-bar lengths: the std, cut at the metric's range and, on a log axis, above zero."""
+    low, high = METRIC_RANGE.get(metric_base(tag), (None, None))
+    lower = [min(e, y - low) if low is not None else e for y, e in zip(ys, es)]
+    upper = [min(e, high - y) if high is not None else e for y, e in zip(ys, es)]
+    if log:
+        lower = [min(e, 0.9 * y) for y, e in zip(ys, lower)]
+    return [max(v, 0.0) for v in lower], [max(v, 0.0) for v in upper]
 
 
 def _metric_panels(runs, tags, out, title, name, untrained=frozenset(), references=None) -> str | None:
@@ -119,19 +138,23 @@ def _metric_panels(runs, tags, out, title, name, untrained=frozenset(), referenc
                     for s in settings} - {0})
     rows, cols = _grid(len(tags))
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.8 * rows), squeeze=False)
+    norms = _norms(runs)
     for ax, tag in zip(axes.flat, tags):
         log = metric_base(tag) in ("FID", "KID") and all(r.final()[tag][1] > 0 for r in runs if tag in r.final())
-        for norm in _norms(runs):
-            xs, ys, es = _cells(runs, norm, tag)
+        for k, norm in enumerate(norms):
+            xs, ys, es, each = _cells(runs, norm, tag)
             if not xs:
                 continue
             color = color_of(norm)
+            shift = 0.3 * (k - (len(norms) - 1) / 2) / max(len(norms) - 1, 1)  # norms side by side, not on one x
             dead = [(norm, settings[x]) in untrained for x in xs]
+            xs = [x + shift for x in xs]
             line = [float("nan") if d else y for y, d in zip(ys, dead)]  # the line breaks at untrained cells
             ax.plot(xs, line, color=color, label=norm, **_marks(len(xs)))
-            # error bars; on a log axis the lower bar stops above zero instead of leaving the plot
-            lower = [min(e, 0.9 * y) if log else e for y, e in zip(ys, es)]
-            ax.errorbar(xs, ys, yerr=[lower, es], fmt="none", ecolor=color, capsize=3)
+            ax.errorbar(xs, ys, yerr=_bar_lengths(tag, ys, es, log), fmt="none", ecolor=color, capsize=3)
+            seeds_x = [x for x, values in zip(xs, each) for _ in values]
+            ax.plot(seeds_x, [v for values in each for v in values], linestyle="none", marker=".", markersize=4,
+                    color=color, alpha=0.5)  # every seed's own value
             hollow = [(x, y) for x, y, d in zip(xs, ys, dead) if d]
             if hollow:
                 ax.plot(*zip(*hollow), linestyle="none", marker="o", markersize=8, markerfacecolor="white",
@@ -141,10 +164,13 @@ def _metric_panels(runs, tags, out, title, name, untrained=frozenset(), referenc
         if reals:
             lines["real data"] = statistics.fmean(reals)
         for label, value in lines.items():
+            style = {"color": "black", "linewidth": 1, "linestyle": REFERENCE_STYLES.get(label, "-.")}
             if not log or value > 0:
-                ax.axhline(value, color="black", linewidth=1, linestyle=REFERENCE_STYLES.get(label, "-."), label=label)
+                ax.axhline(value, label=label, **style)
+            else:  # a log axis cannot show it: the legend still says what it is
+                ax.plot([], [], label=f"{label}: {value:.3g} (not on the log axis)", **style)
         ax.set_xticks(range(len(settings)), settings)
-        ax.set_xlabel("setting (paper Table 1)")
+        ax.set_xlabel("setting (A-F: paper Table 1)" if set(settings) - set("ABCDEF") else "setting (paper Table 1)")
         ax.set_ylabel(tag.split("/", 1)[1])
         if log:
             ax.set_yscale("log")  # as the paper draws FID: failed cells are orders of magnitude above the rest
@@ -152,7 +178,7 @@ def _metric_panels(runs, tags, out, title, name, untrained=frozenset(), referenc
         ax.grid(alpha=0.3)
     _legend_outside(fig, axes)
     n = "/".join(map(str, seeds)) or "0"
-    note = f"; mean ± std over {n} seeds" + ("; hollow: not trained" if untrained else "")
+    note = f"; mean ± std over {n} seeds, dots: each seed" + ("; hollow: not trained" if untrained else "")
     return _finish_panels(fig, axes, len(tags), title + note, out, name)
 
 
