@@ -363,7 +363,8 @@ def fig_time(runs, out, group) -> str | None:
     ax.set_xticks(range(len(settings)), [f"{s}\n(n_dis {n_dis[s]})" for s in settings])
     ax.set_xlabel("setting")
     ax.set_ylabel("seconds per 100 generator updates")
-    ax.set_title(f"Training time per norm ({group}; from the runs' logs, warm-up left out)")
+    ax.set_title(f"Training time per norm ({group}; from the runs' logs, warm-up left out)\nunder whatever else "
+                 f"ran beside them: the cost comparison of paper Fig. 10 is `sngan bench`'s", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
