@@ -151,3 +151,28 @@ def test_sn_dispatches_at_most_1_3x_the_ops_of_no_norm_on_the_cuda_default_path(
     none, grouped = counted["no_norm"]["aten_ops"], counted["grouped_sn"]["aten_ops"]
     assert grouped <= 1.3 * none, (grouped, none)
     assert counted["per_layer_sn"]["aten_ops"] > grouped
+
+
+def test_overhead_pairs_run_in_both_orders(monkeypatch, tmp_path):
+    """Each pair (bare loop / trainer, no norm / SN) is timed first in one repeat and second in the next; the JSON
+    keeps every repeat, the ratio uses the fastest of each."""
+    from sngan.commands.bench import overhead as mod
+
+    calls = []
+    times = {"bare": [2.0, 1.0], "trainer": [3.0, 2.5], "none": [1.0, 0.8], "sn": [1.2, 1.0]}
+
+    def timed(name):
+        calls.append(name)
+        return times[name][sum(c == name for c in calls) - 1]
+
+    monkeypatch.setattr(mod, "dataset_overrides", lambda dataset, tmp: ([], "synthetic"))
+    monkeypatch.setattr(mod, "cell_overrides", lambda arch, dataset: [])
+    monkeypatch.setattr(mod, "bench_config", lambda *a, **k: None)
+    monkeypatch.setattr(mod, "bare_loop_sec_per_100", lambda cfg, steps, warmup: timed("bare"))
+    monkeypatch.setattr(mod, "bench_one", lambda *a, **k: (timed("trainer"),))
+    monkeypatch.setattr(mod, "d_step_seconds", lambda norm, *a: timed(norm))
+    result = mod.overhead(["--repeats", "2", "--json", str(tmp_path / "o.json")])
+    assert calls == ["bare", "trainer", "none", "sn", "trainer", "bare", "sn", "none"]
+    assert result["order_per_repeat"] == ["bare,trainer,none,sn", "trainer,bare,sn,none"]
+    assert result["trainer_over_bare"] == pytest.approx(2.5 / 1.0) and result["sn_over_none"] == pytest.approx(1.0 / 0.8)
+    assert json.loads((tmp_path / "o.json").read_text())["each_repeat"]["bare_sec_per_100"] == [2.0, 1.0]

@@ -3,8 +3,8 @@
 - trainer / bare loop: seconds per 100 G updates of `sngan train` (timing windows as `sngan bench`) over a
   bare loop of the same modules, data and losses with nothing else (no finite check, no EMA, no logging);
 - SN / no norm: one D step (forward on real+fake, backward, Adam) of the paper's ResNet D at 32 px, batch 64.
-Each pair runs interleaved `--repeats` times and the fastest of each is kept (noise on shared machines only
-ever adds time).
+Each pair runs interleaved `--repeats` times, its order reversed every other repeat, and the fastest of each is
+kept (noise on shared machines only ever adds time); the JSON keeps every repeat and its order.
 """
 from __future__ import annotations
 
@@ -91,20 +91,37 @@ def overhead(argv: list[str]) -> dict:
         data_args, source = dataset_overrides(args.dataset, tmp)
         paper_job = cell_overrides(args.arch, args.dataset)
         extra = paper_job + data_args + list(args.overrides)
-        for _ in range(args.repeats):
+        def time_bare():
             with tempfile.TemporaryDirectory() as d:
                 cfg = bench_config(args.arch, "sn", args.dataset, args.steps, args.warmup, args.batch_size,
                                    args.device, args.setting, d, extra)
                 bare.append(bare_loop_sec_per_100(cfg, args.steps, args.warmup))
+
+        def time_trainer():
             trainer.append(bench_one(args.arch, "sn", args.dataset, args.steps, args.warmup, args.batch_size,
                                      args.device, args.setting, extra)[0])
-            none.append(d_step_seconds("none", args.device, args.batch_size, args.d_steps, 2))
-            sn.append(d_step_seconds("sn", args.device, args.batch_size, args.d_steps, 2))
+
+        def time_d_step(norm, into):
+            return lambda: into.append(d_step_seconds(norm, args.device, args.batch_size, args.d_steps, 2))
+
+        orders = []
+        for repeat in range(args.repeats):
+            # each pair in both orders, alternating: whichever runs second (warmer caches, a busier machine) is not
+            # always the same member
+            pairs = [[("bare", time_bare), ("trainer", time_trainer)],
+                     [("none", time_d_step("none", none)), ("sn", time_d_step("sn", sn))]]
+            order = [member for pair in pairs for member in (pair if repeat % 2 == 0 else pair[::-1])]
+            for _, timed in order:
+                timed()
+            orders.append(",".join(name for name, _ in order))
     job = " ".join(paper_job + list(args.overrides)) or f"setting {args.setting}"
     result = {"cell": f"{args.arch}:{args.dataset} {job} norm=sn batch {args.batch_size}", "data": source,
               "trainer_sec_per_100": min(trainer), "bare_sec_per_100": min(bare),
               "trainer_over_bare": min(trainer) / min(bare),
-              "resnet_d_step_sec": {"none": min(none), "sn": min(sn)}, "sn_over_none": min(sn) / min(none)}
+              "resnet_d_step_sec": {"none": min(none), "sn": min(sn)}, "sn_over_none": min(sn) / min(none),
+              "order_per_repeat": orders,
+              "each_repeat": {"trainer_sec_per_100": trainer, "bare_sec_per_100": bare, "resnet_d_step_sec_none": none,
+                              "resnet_d_step_sec_sn": sn}}
     print(f"trainer / bare loop ({result['cell']}): {result['trainer_over_bare']:.3f} "
           f"({result['trainer_sec_per_100']:.3f} vs {result['bare_sec_per_100']:.3f} s per 100 G updates)")
     print(f"SN / no norm, ResNet D step at 32 px, batch {args.batch_size}: {result['sn_over_none']:.3f} "
