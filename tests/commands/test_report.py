@@ -418,3 +418,13 @@ def test_error_bars_stop_at_the_metrics_range_and_an_off_axis_real_value_stays_i
     # KID 100 and 300 (std 141) on a log axis: bars of the std, above zero already
     assert ([200.0], [[pytest.approx(141.42, rel=1e-3)], [pytest.approx(141.42, rel=1e-3)]]) in bars
     assert "real data: -29 (not on the log axis)" in legends
+
+
+def test_layers_take_the_papers_names():
+    from sngan.commands.report.reader import paper_layer_names
+
+    convs = [f"main.{i:02d}" for i in (0, 2, 4, 6, 8, 10, 12)]  # the standard CNN's D: 7 convs, then fc
+    assert paper_layer_names(convs + ["fc"], "dcgan") == {**{c: f"conv{i}" for i, c in enumerate(convs, 1)}, "fc": "fc"}
+    assert paper_layer_names(["main.00", "main.02", "main.04"], "mlp") == {
+        "main.00": "layer1", "main.02": "layer2", "main.04": "layer3"}
+    assert paper_layer_names(["blocks.0.conv1"], "resnet") == {"blocks.0.conv1": "blocks.0.conv1"}
