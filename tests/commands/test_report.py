@@ -428,3 +428,29 @@ def test_layers_take_the_papers_names():
     assert paper_layer_names(["main.00", "main.02", "main.04"], "mlp") == {
         "main.00": "layer1", "main.02": "layer2", "main.04": "layer3"}
     assert paper_layer_names(["blocks.0.conv1"], "resnet") == {"blocks.0.conv1": "blocks.0.conv1"}
+
+
+def test_no_line_runs_through_an_untrained_cell_and_the_legend_sits_outside_every_panel(tmp_path, monkeypatch):
+    from sngan.commands.report import plots
+
+    # sn: trained in A and C (IS 6), untrained in B (IS 1.5): its IS line must break at B
+    for i, (setting, is_value) in enumerate([("A", 6.0), ("B", 1.5), ("C", 6.0)]):
+        seeded_run(tmp_path / "sweep" / str(i), "sn", setting, 0, is_value, 10.0, (1.0, 0.5, 0.25))
+    checked = []
+    saving = plots._save
+
+    def check(fig, out, name):
+        if name.startswith("fig1_"):
+            fig.canvas.draw()
+            renderer = fig.canvas.get_renderer()
+            (ax,) = [a for a in fig.axes if a.lines]
+            (line,) = [ln for ln in ax.lines if ln.get_label() == "sn"]
+            ys = list(line.get_ydata())
+            checked.append([y != y for y in ys])  # NaN where the line is broken
+            legend = fig.legends[0].get_window_extent(renderer)
+            checked.append(any(legend.overlaps(a.get_window_extent(renderer)) for a in fig.axes if a.get_visible()))
+        return saving(fig, out, name)
+
+    monkeypatch.setattr(plots, "_save", check)
+    write_report_for(tmp_path)
+    assert checked == [[False, True, False], False]
