@@ -248,7 +248,8 @@ def _protocols(records: list[dict], run: "Run") -> dict[str, str]:
         if dataset.points and tag in ("metrics/modes", "metrics/high_quality", "metrics/kl_modes"):
             out[tag] = (f"2-D {dataset.name}: {modes.get('num_samples', '?')} generated points, "
                         f"high quality = within 3 std of the nearest mode, mode covered with >= "
-                        f"{modes.get('min_count', '?')} such points (step {step})")
+                        f"{modes.get('min_count', '?')} such points; kl_modes = reverse KL of the high-quality points' "
+                        f"mode histogram from the uniform one (PacGAN Table 1) (step {step})")
         else:
             out[tag] = f"scalars.jsonl tag {tag} at step {step} (no protocol record)"
     return out
