@@ -17,6 +17,7 @@ sigma_estimate_<group>: sigma of each D layer's raw weight over training, exact 
 """
 from __future__ import annotations
 
+import io
 import os
 import statistics
 
@@ -81,8 +82,16 @@ def _finish_panels(fig, axes, used: int, title: str, out: str, name: str) -> str
 
 
 def _save(fig, out: str, name: str) -> str:
-    fig.savefig(os.path.join(out, name), dpi=DPI, bbox_inches="tight")
+    """The figure as a 256-colour PNG: a plot has few colours, and a palette PNG is a third of the RGBA one (reports
+    are committed to repositories)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=DPI, bbox_inches="tight", format="png")
     plt.close(fig)
+    buffer.seek(0)
+    with Image.open(buffer) as image:
+        image.convert("RGB").quantize(colors=256).save(os.path.join(out, name), optimize=True)
     return name
 
 
