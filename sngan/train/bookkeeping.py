@@ -21,6 +21,7 @@ from ..run.hparams import log_hparams
 from ..run.layout import RunFolder
 from ..run.rerun import Rerun
 from ..run.logger import RunLogger
+from ..run.timing import TIME_TAG
 from . import resume
 from .finite import FiniteGuard
 from .models import Models
@@ -127,7 +128,7 @@ class Bookkeeper:
         elapsed = time.perf_counter() - self.window_start
         values = {"loss/D": d.loss.item(), "loss/G": loss_G.item(), "logit/D_real": d.real_logit.item(),
                   "logit/D_fake": d.fake_logit.item(),
-                  "time/sec_per_100_G_updates": 100.0 * elapsed / max(self.window_steps, 1),
+                  TIME_TAG: 100.0 * elapsed / max(self.window_steps, 1),
                   "optim/lr": self.optim.lr_at(step, self.schedule.steps),
                   **{tag: v.item() for tag, v in d.penalties.items()}}
         self.last = self.par.average_scalars(values)

@@ -36,7 +36,8 @@ def test_report_on_handmade_runs(tmp_path):
         fake_run(tmp_path / "sweep" / str(i), norm, setting, fid)
     runs = find_runs([str(tmp_path / "sweep")])
     assert [(r.norm, r.setting) for r in runs] == [("none", "A"), ("sn", "A"), ("sn", "B")]
-    assert runs[0].sec_per_100() == pytest.approx(4.0)  # the warm-up window (9.0) left out
+    # the warm-up window (9.0) left out; the windows of 10 (3.0) and 20 updates (5.0) weighted by their length
+    assert runs[0].sec_per_100() == pytest.approx((3.0 * 10 + 5.0 * 20) / 30)
     assert runs[0].train_seconds() == pytest.approx(9.0 * 0.1 + 3.0 * 0.1 + 5.0 * 0.2)  # every window, warm-up too
     assert runs[1].protocols["metrics/FID"] == "n_generated=5000; reference=train"
     run_cli(["report", str(tmp_path / "sweep"), "--out", str(tmp_path / "out")], cwd=tmp_path, env=ENV)

@@ -9,8 +9,8 @@ import tempfile
 from ...errors import UserError
 from ...run.layout import RunFolder
 from ...run.logger import read_scalars
+from ...run.timing import sec_per_100
 
-TIME_TAG = "time/sec_per_100_G_updates"
 
 
 def bench_config(arch: str, norm: str, dataset: str, steps: int, warmup: int, batch_size: int, device: str,
@@ -34,17 +34,10 @@ def bench_config(arch: str, norm: str, dataset: str, steps: int, warmup: int, ba
 
 def timed_sec_per_100(rows: list[dict], warmup: int) -> float:
     """Length-weighted mean of the timing windows after the warm-up window."""
-    points = sorted((r["step"], r["value"]) for r in rows if r["tag"] == TIME_TAG)
-    total_steps, total_sec, prev = 0, 0.0, 0
-    for step, value in points:
-        n = step - prev
-        if prev >= warmup and n > 0:
-            total_steps += n
-            total_sec += value * n / 100.0
-        prev = step
-    if not total_steps:
+    value = sec_per_100(rows, after_step=warmup)
+    if value is None:
         raise UserError("no timing window after the warm-up: pass --steps >= 1")
-    return 100.0 * total_sec / total_steps
+    return value
 
 
 def bench_one(arch, norm, dataset, steps, warmup, batch_size, device, setting, extra):

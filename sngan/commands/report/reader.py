@@ -11,11 +11,11 @@ from types import SimpleNamespace
 
 from ...errors import UserError
 from ...run.layout import RunFolder, list_checkpoints, read_jsonl
+from ...run import timing
 from ...run.logger import last_values
 
 SETTING_ORDER = ["A", "B", "C", "D", "E", "F"]
 NORM_ORDER = ["none", "wc", "wn", "sn"]  # then the others by name
-TIME_TAG = "time/sec_per_100_G_updates"
 STD_SUFFIX = "_std"  # metrics/IS_std is the spread of metrics/IS: shown as ± next to it, not on its own
 
 
@@ -133,19 +133,15 @@ class Run:
         return statistics.fmean(abs(v - 1) for v in values), max(values)
 
     def sec_per_100(self) -> float | None:
-        """Mean seconds per 100 G updates, the first window (warm-up) left out when there are others."""
-        values = [v for _, v in self.series(TIME_TAG)]
-        values = values[1:] if len(values) > 1 else values
-        return statistics.fmean(values) if values else None
+        """Seconds per 100 G updates (length-weighted over the logged windows), the first window (warm-up) left out
+        when there are others."""
+        spans = timing.windows(self.scalars)
+        return timing.sec_per_100(self.scalars, after_step=spans[1][0] if len(spans) > 1 else 0)
 
     def train_seconds(self) -> float:
         """Seconds of G and D updates: each logged window's sec_per_100 times its length in G updates (the logger's
         windows leave bookkeeping, metrics and checkpoints out)."""
-        total, previous = 0.0, 0
-        for step, value in self.series(TIME_TAG):
-            total += value * max(step - previous, 0) / 100.0
-            previous = step
-        return total
+        return timing.train_seconds(self.scalars)
 
     def last_step(self) -> int:
         return max((r["step"] for r in self.scalars), default=0)

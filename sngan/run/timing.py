@@ -1,0 +1,30 @@
+"""The training clock as the run logs it: `time/sec_per_100_G_updates` at each log step, the seconds per 100 G
+updates of the window since the previous log step (bookkeeping, metrics and checkpoints left out). Read back by
+`sngan bench` (its timed windows) and `sngan report` (seconds per update, hours of training)."""
+from __future__ import annotations
+
+TIME_TAG = "time/sec_per_100_G_updates"
+
+
+def windows(rows: list[dict]) -> list[tuple[int, int, float]]:
+    """(first step, G updates, sec per 100) of each logged window, in step order, from scalars.jsonl rows."""
+    points = sorted((r["step"], r["value"]) for r in rows if r["tag"] == TIME_TAG)
+    out, previous = [], 0
+    for step, value in points:
+        if step > previous:
+            out.append((previous, step - previous, value))
+        previous = step
+    return out
+
+
+def sec_per_100(rows: list[dict], after_step: int = 0) -> float | None:
+    """Length-weighted seconds per 100 G updates over the windows starting at or after `after_step` (a warm-up left
+    out), or None when there is none."""
+    kept = [(n, value) for start, n, value in windows(rows) if start >= after_step]
+    steps = sum(n for n, _ in kept)
+    return 100.0 * sum(value * n / 100.0 for n, value in kept) / steps if steps else None
+
+
+def train_seconds(rows: list[dict]) -> float:
+    """Seconds of G and D updates over every logged window (warm-up included)."""
+    return sum(value * n / 100.0 for _, n, value in windows(rows))
