@@ -455,3 +455,30 @@ def test_no_line_runs_through_an_untrained_cell_and_the_legend_sits_outside_ever
     monkeypatch.setattr(plots, "_save", check)
     write_report_for(tmp_path)
     assert checked == [[False, True, False], False]
+
+
+def test_fig3_matches_layers_by_the_papers_name_not_the_module_path(tmp_path, monkeypatch):
+    """LN adds modules to D, so its third conv is main.05 where SN's is main.04: the conv3 panel holds both."""
+    from sngan.commands.report import plots
+
+    layouts = {"sn": ["main.00", "main.02", "main.04"], "ln": ["main.00", "main.02", "main.05"]}
+    for i, (norm, layers) in enumerate(layouts.items()):
+        path = tmp_path / "sweep" / str(i)
+        seeded_run(path, norm, "C", 0, 6.0, 10.0, (1.0, 0.5))
+        spectra = {layer: [1.0, 0.5 + 0.1 * k + 0.01 * i, 0.1] for k, layer in enumerate(layers)}
+        (path / "spectra.jsonl").write_text(json.dumps({"step": 1000, "norm": norm, "spectra": spectra}) + "\n")
+    panels = {}
+    saving = plots._save
+
+    def keep(fig, out, name):
+        if name.startswith("fig3_"):
+            for ax in fig.axes:
+                if ax.lines:
+                    panels[ax.get_title()] = {ln.get_label().split(" ")[0]: round(float(ln.get_ydata()[1]), 4)
+                                              for ln in ax.lines}
+        return saving(fig, out, name)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    write_report_for(tmp_path)
+    assert panels == {"conv1": {"sn": 0.25, "ln": 0.2601}, "conv2": {"sn": 0.36, "ln": 0.3721},
+                      "conv3": {"sn": 0.49, "ln": 0.5041}}

@@ -260,18 +260,24 @@ def fig_spectra(runs, out, group, best: dict[str, str]) -> str | None:
             chosen[norm] = match
     if not chosen:
         return None
+    def by_paper_name(run) -> dict:
+        # layers matched by the paper's name (conv1 ... fc), not by module path: a norm that adds modules to D (LN's
+        # layer norms) shifts the paths of the same convs (its conv3 is main.05, SN's main.04)
+        spectra = run.spectra["spectra"]
+        names = paper_layer_names(list(spectra), str(run._get("arch", "name")))
+        return {names.get(layer, layer): sv for layer, sv in spectra.items()}
+
     first = next(iter(chosen.values()))[0]
-    layers = [name for name, sv in first.spectra["spectra"].items() if len(sv) > 1]
+    layers = [name for name, sv in by_paper_name(first).items() if len(sv) > 1]
     if not layers:
         return None
-    names = paper_layer_names(list(first.spectra["spectra"]), str(first._get("arch", "name")))
     rows, cols = _grid(len(layers), 4)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
     for ax, layer in zip(axes.flat, layers):
         for norm, cell in sorted(chosen.items(), key=lambda item: method_key(item[0])):
             curves = []
             for run in cell:
-                sv = run.spectra["spectra"].get(layer)
+                sv = by_paper_name(run).get(layer)
                 if sv:
                     top = max(sv[0] ** 2, 1e-30)
                     curves.append([v * v / top for v in sv])
@@ -283,7 +289,7 @@ def fig_spectra(runs, out, group, best: dict[str, str]) -> str | None:
             ax.plot(range(n), mean, color=color, label=f"{norm} ({best[norm]}, {len(curves)} seeds)", **_marks(n))
             ax.fill_between(range(n), [min(c[i] for c in curves) for i in range(n)],
                             [max(c[i] for c in curves) for i in range(n)], color=color, alpha=0.15)
-        ax.set_title(names.get(layer, layer), fontsize=10)
+        ax.set_title(layer, fontsize=10)
         ax.set_xlabel("index (descending)")
         ax.set_ylabel("sigma_i^2 / sigma_1^2")
         ax.set_ylim(0, 1.05)
