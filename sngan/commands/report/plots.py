@@ -330,9 +330,12 @@ def fig_sigma_normalized(runs, out, group, setting) -> str | None:
     if not runs:
         return None
     norms = _norms(runs)
-    fig, axes = plt.subplots(1, len(norms), figsize=(4.5 * len(norms), 3.4), squeeze=False, sharey=False)
+    rows, cols = _grid(len(norms), 4)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.4 * rows), squeeze=False, sharey=False)
+    for ax in list(axes.flat)[len(norms):]:
+        ax.axis("off")
     per_window = []
-    for ax, norm in zip(axes[0], norms):
+    for ax, norm in zip(axes.flat, norms):
         cell = [r for r in runs if r.method == norm]
         layers = cell[0].series_tags("sigma_normalized/D/")
         names = paper_layer_names(layers, str(cell[0]._get("arch", "name")))
