@@ -1,5 +1,5 @@
 """Metrics, one registry entry each (registry.py), with its own options and schedule key metrics.every.<name>:
-sigma (D's sigma, Lipschitz and spectra diagnostics), modes (2-D mixtures), fidelity (IS/FID/KID through
+sigma (D's sigma, Lipschitz and spectra diagnostics), sigma_normalized (sigma(W_bar) per D layer, densely), modes (2-D mixtures), fidelity (IS/FID/KID through
 torch-fidelity on Inception or classifier features), prc (precision and recall, off by default), memorization
 (nearest training images of generated ones), classes (the share of each class among generated images).
 Importing the package registers them; runner.py runs them."""

@@ -328,14 +328,18 @@ def test_fig9_windows_dense_measurements_instead_of_sampling_their_jitter():
     from sngan.commands.report.plots import FIG9_WINDOWS, _windows
 
     points = [(0, 1.0)] + [(s, 1.0 if s % 300 == 0 else 1.1) for s in range(10, 1001, 10)]
-    drawn = _windows(points + [(s, v + 0.01) for s, v in points])  # a second seed, 0.01 higher
+    second = [(s, v + 0.01) for s, v in points]  # a second seed, 0.01 higher
+    drawn = _windows([points, second])
     assert len(drawn) == 1 + FIG9_WINDOWS and drawn[0] == (0, 1.005, 1.0, 1.01)
     assert [x for x, *_ in drawn] == sorted(x for x, *_ in drawn)
     for x, mean, lo, hi in drawn[1:]:
-        window = [v for s, v in points + [(s, v + 0.01) for s, v in points] if s and abs(s - x) < 25]
+        window = [v for s, v in points + second if s and abs(s - x) < 25]
         assert len(window) == 10 and mean == pytest.approx(sum(window) / 10) and (lo, hi) == (min(window), max(window))
     assert sum(1 for _, mean, _, _ in drawn[1:] if mean < 1.1) == 3  # the windows holding 300, 600, 900
-    assert _windows([(0, 1.0), (100, 1.2)]) == [(0, 1.0, 1.0, 1.0), (100, 1.2, 1.2, 1.2)]  # sparse logs: each step
+    assert _windows([[(0, 1.0), (100, 1.2)]]) == [(0, 1.0, 1.0, 1.0), (100, 1.2, 1.2, 1.2)]  # sparse logs: each step
+    # one seed logged 10 times as often as the other: each seed's own mean counts once
+    dense, sparse = [(s, 1.0) for s in range(10, 101, 10)], [(100, 2.0)]
+    assert _windows([dense, sparse], windows=1) == [(pytest.approx(650 / 11), 1.5, 1.0, 2.0)]
 
 
 def test_layer_colours_are_never_a_norms(tmp_path, monkeypatch):
@@ -482,3 +486,16 @@ def test_fig3_matches_layers_by_the_papers_name_not_the_module_path(tmp_path, mo
     write_report_for(tmp_path)
     assert panels == {"conv1": {"sn": 0.25, "ln": 0.2601}, "conv2": {"sn": 0.36, "ln": 0.3721},
                       "conv3": {"sn": 0.49, "ln": 0.5041}}
+
+
+def test_class_share_tables_keep_runs_with_other_class_counts_apart(tmp_path):
+    from sngan.commands.report.class_shares import class_share_tables
+
+    for i, shares in enumerate([[0.5, 0.5], [0.2, 0.3, 0.5], [0.4, 0.6]]):
+        path = tmp_path / "sweep" / str(i)
+        fake_run(path, "sn", "C", 30.0)
+        with open(path / "metrics.jsonl", "a") as f:
+            f.write(json.dumps({"step": 40, "class_shares": shares}) + "\n")
+    md = "\n".join(class_share_tables(find_runs([str(tmp_path / "sweep")])))
+    assert "Setting C, 2 classes (uniform: 50.0 each)" in md and "Setting C, 3 classes (uniform: 33.3 each)" in md
+    assert "| sn (n=2) | 45.0 ± 7.1 | 55.0 ± 7.1 |" in md and "| sn (n=1) | 20.0 | 30.0 | 50.0 |" in md

@@ -6,8 +6,8 @@ fig2_fid_<group>:  FID per setting, the same (paper Fig. 2); other metrics (KID,
       metrics_<group>.png in the same style.
 fig3_spectra_<group>: squared singular values of each D layer's normalized weight W_bar, over the largest,
       each norm at its best setting, at the end of training (paper Fig. 3; the trained models).
-fig9_sigma_normalized_<group>_<setting>: sigma(W_bar) of each D layer over training, mean ± std over seeds, one
-      panel per norm (paper Fig. 9, which shows setting C).
+fig9_sigma_normalized_<group>_<setting>: sigma(W_bar) of each D layer over training, one panel per norm: per
+      window of updates the mean over seeds of each seed's mean, and the range (paper Fig. 9, which shows setting C).
 fig10_time_<group>: seconds per 100 generator updates per norm (paper Fig. 10).
 samples_<group>_<setting>: each norm's last sample grid (2-D: scatter) side by side, from the same seed's run, so
       the same latents and step for every norm (the paper's Figs. 5-6 show such grids per setting).
@@ -304,21 +304,28 @@ def fig_spectra(runs, out, group, best: dict[str, str]) -> str | None:
 FIG9_WINDOWS = 20  # Fig. 9 draws at most this many windows after step 0, whatever the logging density
 
 
-def _windows(points: list[tuple[int, float]], windows: int = FIG9_WINDOWS) -> list[tuple[float, float, float, float]]:
-    """(mean step, mean, smallest, largest) of the values in each of `windows` equal spans of the steps after step 0
-    (step 0, the initialization, its own point). A value that jitters from one update to the next is drawn as its
-    level and range per window instead of as a sawtooth of whichever updates happened to be sampled."""
-    if not points:
-        return []
-    last = max(step for step, _ in points)
-    spans: dict[int, list[tuple[int, float]]] = {}
-    for step, value in points:
-        key = -1 if step == 0 else min(windows - 1, (step - 1) * windows // max(last, 1))
-        spans.setdefault(key, []).append((step, value))
+def _windows(series: list[list[tuple[int, float]]], windows: int = FIG9_WINDOWS) -> list[tuple[float, float, float, float]]:
+    """(mean step, mean, smallest, largest) per window over several runs' (step, value) series: `windows` equal spans
+    of the steps after step 0 (step 0, the initialization, its own point). The mean is over the runs' own window means,
+    so a run logged more often does not outweigh the others; smallest and largest over every value. A value that
+    jitters from one update to the next is drawn as its level and range per window instead of as a sawtooth of
+    whichever updates happened to be sampled."""
+    last = max((step for points in series for step, _ in points), default=0)
+    spans: dict[int, list[list[tuple[int, float]]]] = {}
+    for points in series:
+        mine: dict[int, list[tuple[int, float]]] = {}
+        for step, value in points:
+            key = -1 if step == 0 else min(windows - 1, (step - 1) * windows // max(last, 1))
+            mine.setdefault(key, []).append((step, value))
+        for key, members in mine.items():
+            spans.setdefault(key, []).append(members)
     out = []
     for key in sorted(spans):
-        steps, values = zip(*spans[key])
-        out.append((statistics.fmean(steps), statistics.fmean(values), min(values), max(values)))
+        runs = spans[key]
+        steps = [step for members in runs for step, _ in members]
+        values = [value for members in runs for _, value in members]
+        out.append((statistics.fmean(steps), statistics.fmean(statistics.fmean(v for _, v in m) for m in runs),
+                    min(values), max(values)))
     return out
 
 
@@ -340,9 +347,9 @@ def fig_sigma_normalized(runs, out, group, setting) -> str | None:
         layers = cell[0].series_tags("sigma_normalized/D/")
         names = paper_layer_names(layers, str(cell[0]._get("arch", "name")))
         for k, layer in enumerate(layers):
-            points = [p for r in cell for p in r.series(f"sigma_normalized/D/{layer}")]
-            drawn = _windows(points)
-            per_window.append(len(points) / max(len(drawn), 1))
+            series = [r.series(f"sigma_normalized/D/{layer}") for r in cell]
+            drawn = _windows(series)
+            per_window.append(sum(map(len, series)) / max(len(drawn), 1))
             x, mean, lo, hi = zip(*drawn)
             color = _layer_color(k, len(layers))
             ax.plot(x, mean, color=color, label=names.get(layer, layer), **_marks(len(x)))
@@ -353,7 +360,7 @@ def fig_sigma_normalized(runs, out, group, setting) -> str | None:
         ax.grid(alpha=0.3)
     _legend_outside(fig, axes)
     fig.suptitle(f"sigma(W_bar) of D's layers over training, setting {setting} ({group}; paper Fig. 9)\n"
-                 f"line: mean of all seeds' measurements in each of up to {FIG9_WINDOWS} windows (about "
+                 f"line: mean over seeds of each seed's mean in each of up to {FIG9_WINDOWS} windows (about "
                  f"{statistics.fmean(per_window):.0f} per window); band: smallest to largest; each measured right "
                  f"after a G step")
     fig.tight_layout()

@@ -85,8 +85,8 @@ def protocol_line(runs: list[Run], tag: str) -> str:
         return " / ".join(sorted({r.protocols[tag] for r in runs if tag in r.protocols})) or "unknown"
     shared = {k: v for k, v in items[0].items() if all(i.get(k) == v for i in items[1:])}
     differ = sorted(set().union(*items) - set(shared))
-    return "; ".join(f"{k}={v}" for k, v in shared.items()) + (
-        f"; differs between runs (report.csv): {', '.join(differ)}" if differ else "")
+    parts = [f"{k}={v}" for k, v in shared.items()]
+    return "; ".join(parts + ([f"differs between runs (report.csv): {', '.join(differ)}"] if differ else []))
 
 
 def finished_only(value):
@@ -335,7 +335,8 @@ def write_report(runs: list[Run], out: str, sources: list[str], trained: str = D
         md += markdown_pivot(g_runs, Run.sec_per_100) + [""]
         if any(r.sigma_normalized() is not None for r in done):
             md += ["### sigma(W_bar) of D's layers over training (the paper's Fig. 9 quantity)", "",
-                   "Mean over every sigma report and D layer of |sigma(W_bar) - 1| (W_bar: the weight a layer computes "
+                   "Mean over every sigma(W_bar) measurement (metrics.every.sigma_normalized) and D layer of "
+                   "|sigma(W_bar) - 1| (W_bar: the weight a layer computes "
                    "with; SN makes its sigma 1 when its power-iteration estimate is exact); below it the largest "
                    "sigma(W_bar) seen.", ""]
             sigma = finished_only(Run.sigma_normalized)
