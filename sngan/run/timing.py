@@ -1,9 +1,16 @@
 """The training clock as the run logs it: `time/sec_per_100_G_updates` at each log step, the seconds per 100 G
 updates of the window since the previous log step (bookkeeping, metrics and checkpoints left out). Read back by
-`sngan bench` (its timed windows) and `sngan report` (seconds per update, hours of training)."""
+`sngan bench` (its timed windows) and `sngan report` (seconds per update, hours of training, the threads they ran on)."""
 from __future__ import annotations
 
 TIME_TAG = "time/sec_per_100_G_updates"
+THREADS_TAG = "time/cpu_threads"  # torch's CPU threads at each log step of a CPU run: what its clock ran on
+
+
+def cpu_threads(rows: list[dict]) -> int | None:
+    """The CPU threads a run last logged (None: a GPU run, or one logged before the tag existed)."""
+    values = [r["value"] for r in rows if r["tag"] == THREADS_TAG]
+    return int(values[-1]) if values else None
 
 
 def windows(rows: list[dict]) -> list[tuple[int, int, float]]:

@@ -21,7 +21,7 @@ from ..run.hparams import log_hparams
 from ..run.layout import RunFolder
 from ..run.rerun import Rerun
 from ..run.logger import RunLogger
-from ..run.timing import TIME_TAG
+from ..run.timing import THREADS_TAG, TIME_TAG
 from . import resume
 from .finite import FiniteGuard
 from .models import Models
@@ -131,6 +131,8 @@ class Bookkeeper:
                   TIME_TAG: 100.0 * elapsed / max(self.window_steps, 1),
                   "optim/lr": self.optim.lr_at(step, self.schedule.steps),
                   **{tag: v.item() for tag, v in d.penalties.items()}}
+        if self.device.type == "cpu":
+            values[THREADS_TAG] = float(torch.get_num_threads())  # a CPU clock means little without its threads
         self.last = self.par.average_scalars(values)
         self.logger.scalars(step, self.last)
         self.bar.set_postfix({"D": f"{self.last['loss/D']:.3f}", "G": f"{self.last['loss/G']:.3f}"})

@@ -52,6 +52,7 @@ def test_report_on_handmade_runs(tmp_path):
     assert [float(r["train_seconds"]) for r in rows] == [pytest.approx(2.2)] * 3
     assert [float(r["eval_seconds"]) for r in rows] == [36.0] * 3
     assert "3 runs (3 finished), 120 G updates; G and D updates 0.00 h, IS/FID/KID evaluations 0.03 h" in md
+    assert "Threads: 3 runs on a GPU or unrecorded threads." in md
 
 
 def test_wgan_gp_shares_the_figure_and_table_of_the_norms(tmp_path):
@@ -499,3 +500,15 @@ def test_class_share_tables_keep_runs_with_other_class_counts_apart(tmp_path):
     md = "\n".join(class_share_tables(find_runs([str(tmp_path / "sweep")])))
     assert "Setting C, 2 classes (uniform: 50.0 each)" in md and "Setting C, 3 classes (uniform: 33.3 each)" in md
     assert "| sn (n=2) | 45.0 ± 7.1 | 55.0 ± 7.1 |" in md and "| sn (n=1) | 20.0 | 30.0 | 50.0 |" in md
+
+
+def test_budget_names_the_threads_each_run_logged(tmp_path):
+    for i, threads in enumerate([1, 1, 2]):
+        fake_run(tmp_path / "sweep" / str(i), "sn", "C", 30.0)
+        add_scalars(tmp_path / "sweep" / str(i), [(20, "time/cpu_threads", 4.0), (40, "time/cpu_threads", threads)])
+    write_report_for(tmp_path)
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "Threads: 2 runs on 1 CPU thread, 1 run on 2 CPU threads." in md
+    rows = list(csv.DictReader(open(tmp_path / "out" / "report.csv")))
+    assert sorted(r["cpu_threads"] for r in rows) == ["1", "1", "2"]
+

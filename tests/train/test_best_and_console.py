@@ -52,3 +52,17 @@ def test_rerun_of_the_same_command_resumes_bitwise_and_talks(tmp_path):
     done = run_cli([*args[:-2], "train.steps=4", "train.ckpt_every=2", "seed=3"], cwd=tmp_path)
     assert "already finished" in done.stdout and "train.steps=8" in done.stdout and "name=" in done.stdout
     assert half.returncode == 0
+
+
+def test_a_cpu_run_logs_its_threads_beside_its_clock(small_cfg):
+    import torch
+
+    from sngan.run.layout import read_jsonl
+    from sngan.train import train
+
+    cfg = small_cfg("train.steps=2", "train.log_every=1")
+    train(cfg)
+    rows = read_jsonl(f"{cfg.run_dir}/scalars.jsonl")
+    threads = {r["step"]: r["value"] for r in rows if r["tag"] == "time/cpu_threads"}
+    clock = {r["step"] for r in rows if r["tag"] == "time/sec_per_100_G_updates"}
+    assert set(threads) == clock == {1, 2} and set(threads.values()) == {float(torch.get_num_threads())}

@@ -138,6 +138,10 @@ class Run:
         spans = timing.windows(self.scalars)
         return timing.sec_per_100(self.scalars, after_step=spans[1][0] if len(spans) > 1 else 0)
 
+    def cpu_threads(self) -> int | None:
+        """The CPU threads the run's clock ran on (its last log step), or None (GPU, or not logged)."""
+        return timing.cpu_threads(self.scalars)
+
     def train_seconds(self) -> float:
         """Seconds of G and D updates: each logged window's sec_per_100 times its length in G updates (the logger's
         windows leave bookkeeping, metrics and checkpoints out)."""

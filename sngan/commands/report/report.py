@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import statistics
+from collections import Counter
 from dataclasses import dataclass
 
 from ...errors import UserError
@@ -234,7 +235,8 @@ def ranking(runs: list[Run], tags: list[str], untrained: dict) -> tuple[list[str
 
 
 CSV_BASE = ["run", "dataset", "arch", "loss", "norm", "setting", "seed", "lr", "beta1", "beta2", "n_dis", "steps",
-            "planned_steps", "sec_per_100_G_updates", "train_seconds", "eval_seconds", "spectral_breadth_step0",
+            "planned_steps", "sec_per_100_G_updates", "train_seconds", "eval_seconds", "cpu_threads",
+            "spectral_breadth_step0",
             "spectral_breadth"]
 
 
@@ -254,6 +256,7 @@ def csv_rows(runs: list[Run], tags: list[str]) -> tuple[list[str], list[dict]]:
                "planned_steps": "" if r.planned_steps() is None else r.planned_steps(),
                "sec_per_100_G_updates": _num(r.sec_per_100()),
                "train_seconds": _num(r.train_seconds()), "eval_seconds": _num(r.eval_seconds),
+               "cpu_threads": "" if r.cpu_threads() is None else r.cpu_threads(),
                "spectral_breadth_step0": _num(r.spectral_breadth(at_start=True)),
                "spectral_breadth": _num(r.spectral_breadth())}
         for t in tags:
@@ -270,11 +273,13 @@ def budget(runs: list[Run]) -> list[str]:
     updates = sum(r.last_step() for r in runs)
     train_h = sum(r.train_seconds() for r in runs) / 3600
     eval_h = sum(r.eval_seconds for r in runs) / 3600
+    threads = Counter(r.cpu_threads() for r in runs)
+    on = ", ".join(f"{n} run{'s' if n > 1 else ''} on {'a GPU or unrecorded threads' if t is None else f'{t} CPU thread' + ('s' if t > 1 else '')}"
+                   for t, n in sorted(threads.items(), key=lambda item: (item[0] is None, item[0] or 0)))
     return ["### Budget", "",
             f"{len(runs)} runs ({done} finished), {updates:,} G updates; G and D updates {train_h:.2f} h, IS/FID/KID "
             f"evaluations {eval_h:.2f} h, summed over the runs (each run's own clock; runs side by side share the "
-            f"wall time, and the threads per run are the launcher's). Per run: report.csv train_seconds, eval_seconds.",
-            ""]
+            f"wall time). Threads: {on}. Per run: report.csv train_seconds, eval_seconds, cpu_threads.", ""]
 
 
 def write_report(runs: list[Run], out: str, sources: list[str], trained: str = DEFAULT_TRAINED) -> dict[str, list[str]]:
