@@ -52,7 +52,7 @@ def test_report_on_handmade_runs(tmp_path):
     assert [float(r["train_seconds"]) for r in rows] == [pytest.approx(2.2)] * 3
     assert [float(r["eval_seconds"]) for r in rows] == [36.0] * 3
     assert "3 runs (3 finished), 120 G updates; G and D updates 0.00 h, IS/FID/KID evaluations 0.03 h" in md
-    assert "Threads: 3 runs on a GPU or unrecorded threads." in md
+    assert "Threads: 3 runs with threads not recorded (a GPU, or logged before time/cpu_threads)." in md
 
 
 def test_wgan_gp_shares_the_figure_and_table_of_the_norms(tmp_path):

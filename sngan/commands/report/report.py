@@ -274,7 +274,9 @@ def budget(runs: list[Run]) -> list[str]:
     train_h = sum(r.train_seconds() for r in runs) / 3600
     eval_h = sum(r.eval_seconds for r in runs) / 3600
     threads = Counter(r.cpu_threads() for r in runs)
-    on = ", ".join(f"{n} run{'s' if n > 1 else ''} on {'a GPU or unrecorded threads' if t is None else f'{t} CPU thread' + ('s' if t > 1 else '')}"
+    on = ", ".join(f"{n} run{'s' if n > 1 else ''} " + ("with threads not recorded (a GPU, or logged before "
+                                                      "time/cpu_threads)" if t is None else
+                                                      f"on {t} CPU thread" + ("s" if t > 1 else ""))
                    for t, n in sorted(threads.items(), key=lambda item: (item[0] is None, item[0] or 0)))
     return ["### Budget", "",
             f"{len(runs)} runs ({done} finished), {updates:,} G updates; G and D updates {train_h:.2f} h, IS/FID/KID "
