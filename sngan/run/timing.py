@@ -24,10 +24,13 @@ def windows(rows: list[dict]) -> list[tuple[int, int, float]]:
     return out
 
 
-def sec_per_100(rows: list[dict], after_step: int = 0) -> float | None:
+def sec_per_100(rows: list[dict], after_step: int | None = None) -> float | None:
     """Length-weighted seconds per 100 G updates over the windows starting at or after `after_step` (a warm-up left
-    out), or None when there is none."""
-    kept = [(n, value) for start, n, value in windows(rows) if start >= after_step]
+    out; None: the first window is the warm-up, when there are others), or None when there is none."""
+    spans = windows(rows)
+    if after_step is None:
+        after_step = spans[1][0] if len(spans) > 1 else 0
+    kept = [(n, value) for start, n, value in spans if start >= after_step]
     steps = sum(n for n, _ in kept)
     return 100.0 * sum(value * n / 100.0 for n, value in kept) / steps if steps else None
 

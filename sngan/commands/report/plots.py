@@ -267,17 +267,18 @@ def fig_spectra(runs, out, group, best: dict[str, str]) -> str | None:
         names = paper_layer_names(list(spectra), str(run._get("arch", "name")))
         return {names.get(layer, layer): sv for layer, sv in spectra.items()}
 
-    first = next(iter(chosen.values()))[0]
-    layers = [name for name, sv in by_paper_name(first).items() if len(sv) > 1]
+    named = {norm: [by_paper_name(run) for run in cell] for norm, cell in chosen.items()}  # once per run
+    first = next(iter(named.values()))[0]
+    layers = [name for name, sv in first.items() if len(sv) > 1]
     if not layers:
         return None
     rows, cols = _grid(len(layers), 4)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
     for ax, layer in zip(axes.flat, layers):
-        for norm, cell in sorted(chosen.items(), key=lambda item: method_key(item[0])):
+        for norm, cell in sorted(named.items(), key=lambda item: method_key(item[0])):
             curves = []
-            for run in cell:
-                sv = by_paper_name(run).get(layer)
+            for spectra in cell:
+                sv = spectra.get(layer)
                 if sv:
                     top = max(sv[0] ** 2, 1e-30)
                     curves.append([v * v / top for v in sv])

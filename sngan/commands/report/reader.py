@@ -135,8 +135,7 @@ class Run:
     def sec_per_100(self) -> float | None:
         """Seconds per 100 G updates (length-weighted over the logged windows), the first window (warm-up) left out
         when there are others."""
-        spans = timing.windows(self.scalars)
-        return timing.sec_per_100(self.scalars, after_step=spans[1][0] if len(spans) > 1 else 0)
+        return timing.sec_per_100(self.scalars)
 
     def cpu_threads(self) -> int | None:
         """The CPU threads the run's clock ran on (its last log step), or None (GPU, or not logged)."""
