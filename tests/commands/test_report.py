@@ -256,6 +256,22 @@ def test_a_group_with_no_finished_run_says_so(tmp_path):
     assert "No run of this group has finished yet" in md and figures == {"cifar10-dcgan": []}
 
 
+def look_at_figures(monkeypatch, prefixes, look):
+    """Call look(fig, renderer, name) on each report figure whose file name starts with `prefixes`, drawn as it is
+    about to be saved (the figure is closed once saved)."""
+    from sngan.commands.report import plots
+
+    saving = plots._save
+
+    def spy(fig, out, name):
+        if name.startswith(prefixes):
+            fig.canvas.draw()
+            look(fig, fig.canvas.get_renderer(), name)
+        return saving(fig, out, name)
+
+    monkeypatch.setattr(plots, "_save", spy)
+
+
 def write_report_for(tmp_path):
     from sngan.commands.report.report import write_report
 
@@ -265,7 +281,6 @@ def write_report_for(tmp_path):
 def test_samples_figure_shows_every_norm_from_one_seed(tmp_path, monkeypatch):
     """samples_<group>_<setting>.png: per norm, the newest sample grid of its lowest-seed run in that setting."""
     import matplotlib.pyplot as plt
-    from sngan.commands.report import plots
 
     cells = [("sn", "C", 1, 7.0), ("sn", "C", 0, 6.0), ("none", "C", 0, 5.0), ("wc", "C", 0, 1.0), ("sn", "D", 0, 6.0)]
     for i, (norm, setting, seed, is_value) in enumerate(cells):
@@ -294,7 +309,6 @@ def test_a_bad_trained_rule_is_refused(tmp_path):
 def test_samples_figure_titles_stay_clear_of_the_images(tmp_path, monkeypatch):
     """Two rows of panels, one with a three-line title ("not trained"): no title may cover another panel's image."""
     import matplotlib.pyplot as plt
-    from sngan.commands.report import plots
 
     norms = ["none", "wc", "wn", "sn", "gp", "ln", "ortho"]
     for i, norm in enumerate(norms):
@@ -303,21 +317,16 @@ def test_samples_figure_titles_stay_clear_of_the_images(tmp_path, monkeypatch):
         os.makedirs(path / "samples")
         plt.imsave(path / "samples" / "step_000001000.png", [[0.0, 1.0] * 32, [1.0, 0.0] * 32] * 32, cmap="gray")
     overlaps = []
-    original = plots._save
 
-    def check(fig, out, name):
-        if name.startswith("samples_"):
-            fig.canvas.draw()
-            renderer = fig.canvas.get_renderer()
-            panels = [ax for ax in fig.axes if ax.images]
-            assert len(panels) == len(norms)
-            for ax in panels:
-                title = ax.title.get_window_extent(renderer)
-                overlaps.extend((ax.get_title(), other.get_title()) for other in panels
-                                if other is not ax and title.overlaps(other.get_window_extent(renderer)))
-        return original(fig, out, name)
+    def check(fig, renderer, name):
+        panels = [ax for ax in fig.axes if ax.images]
+        assert len(panels) == len(norms)
+        for ax in panels:
+            title = ax.title.get_window_extent(renderer)
+            overlaps.extend((ax.get_title(), other.get_title()) for other in panels
+                            if other is not ax and title.overlaps(other.get_window_extent(renderer)))
 
-    monkeypatch.setattr(plots, "_save", check)
+    look_at_figures(monkeypatch, "samples_", check)
     figures = write_report_for(tmp_path)
     assert "samples_cifar10-dcgan_C.png" in figures["cifar10-dcgan"]
     assert overlaps == []
@@ -351,17 +360,11 @@ def test_layer_colours_are_never_a_norms(tmp_path, monkeypatch):
         add_scalars(tmp_path / "sweep" / str(i), [(step, f"sigma_normalized/D/main.{k:02d}", 1.0)
                                                   for step in (0, 500, 1000) for k in range(8)]
                     + [(step, "sigma_exact/D/main.00", 2.0) for step in (0, 1000)])
-    colours = []
-    original = plots._save
-
-    def check(fig, out, name):
-        if name.startswith(("fig9_", "sigma_estimate_")):
-            colours.extend((name, matplotlib.colors.to_hex(line.get_color())) for ax in fig.axes for line in ax.lines)
-        return original(fig, out, name)
-
     import matplotlib.colors
 
-    monkeypatch.setattr(plots, "_save", check)
+    colours = []
+    look_at_figures(monkeypatch, ("fig9_", "sigma_estimate_"), lambda fig, renderer, name: colours.extend(
+        (name, matplotlib.colors.to_hex(line.get_color())) for ax in fig.axes for line in ax.lines))
     write_report_for(tmp_path)
     assert {name for name, _ in colours} == {"fig9_sigma_normalized_cifar10-dcgan_C.png",
                                              "sigma_estimate_cifar10-dcgan.png"}
@@ -396,8 +399,6 @@ def test_class_shares_per_norm_and_protocols_shown_once(tmp_path):
 def test_error_bars_stop_at_the_metrics_range_and_an_off_axis_real_value_stays_in_the_legend(tmp_path, monkeypatch):
     import matplotlib.axes
 
-    from sngan.commands.report import plots
-
     for i, (hq, kid) in enumerate([(0.9, 100.0), (0.1, 300.0)]):
         path = tmp_path / "sweep" / str(i)
         fake_run(path, "sn", "C", 30.0)
@@ -411,13 +412,8 @@ def test_error_bars_stop_at_the_metrics_range_and_an_off_axis_real_value_stays_i
     monkeypatch.setattr(matplotlib.axes.Axes, "errorbar",
                         lambda ax, x, y, yerr=None, **kw: bars.append((list(y), [list(e) for e in yerr]))
                         or original(ax, x, y, yerr=yerr, **kw))
-    saving = plots._save
-
-    def keep_labels(fig, out, name):
-        legends.extend(t.get_text() for legend in fig.legends for t in legend.get_texts())
-        return saving(fig, out, name)
-
-    monkeypatch.setattr(plots, "_save", keep_labels)
+    look_at_figures(monkeypatch, "", lambda fig, renderer, name: legends.extend(
+        t.get_text() for legend in fig.legends for t in legend.get_texts()))
     write_report_for(tmp_path)
     # high_quality 0.9 and 0.1: mean 0.5, std 0.57; the bars stop at 0 and 1
     assert ([pytest.approx(0.5)], [[pytest.approx(0.5)], [pytest.approx(0.5)]]) in bars
@@ -437,35 +433,26 @@ def test_layers_take_the_papers_names():
 
 
 def test_no_line_runs_through_an_untrained_cell_and_the_legend_sits_outside_every_panel(tmp_path, monkeypatch):
-    from sngan.commands.report import plots
-
     # sn: trained in A and C (IS 6), untrained in B (IS 1.5): its IS line must break at B
     for i, (setting, is_value) in enumerate([("A", 6.0), ("B", 1.5), ("C", 6.0)]):
         seeded_run(tmp_path / "sweep" / str(i), "sn", setting, 0, is_value, 10.0, (1.0, 0.5, 0.25))
     checked = []
-    saving = plots._save
 
-    def check(fig, out, name):
-        if name.startswith("fig1_"):
-            fig.canvas.draw()
-            renderer = fig.canvas.get_renderer()
-            (ax,) = [a for a in fig.axes if a.lines]
-            (line,) = [ln for ln in ax.lines if ln.get_label() == "sn"]
-            ys = list(line.get_ydata())
-            checked.append([y != y for y in ys])  # NaN where the line is broken
-            legend = fig.legends[0].get_window_extent(renderer)
-            checked.append(any(legend.overlaps(a.get_window_extent(renderer)) for a in fig.axes if a.get_visible()))
-        return saving(fig, out, name)
+    def check(fig, renderer, name):
+        (ax,) = [a for a in fig.axes if a.lines]
+        (line,) = [ln for ln in ax.lines if ln.get_label() == "sn"]
+        ys = list(line.get_ydata())
+        checked.append([y != y for y in ys])  # NaN where the line is broken
+        legend = fig.legends[0].get_window_extent(renderer)
+        checked.append(any(legend.overlaps(a.get_window_extent(renderer)) for a in fig.axes if a.get_visible()))
 
-    monkeypatch.setattr(plots, "_save", check)
+    look_at_figures(monkeypatch, "fig1_", check)
     write_report_for(tmp_path)
     assert checked == [[False, True, False], False]
 
 
 def test_fig3_matches_layers_by_the_papers_name_not_the_module_path(tmp_path, monkeypatch):
     """LN adds modules to D, so its third conv is main.05 where SN's is main.04: the conv3 panel holds both."""
-    from sngan.commands.report import plots
-
     layouts = {"sn": ["main.00", "main.02", "main.04"], "ln": ["main.00", "main.02", "main.05"]}
     for i, (norm, layers) in enumerate(layouts.items()):
         path = tmp_path / "sweep" / str(i)
@@ -473,17 +460,14 @@ def test_fig3_matches_layers_by_the_papers_name_not_the_module_path(tmp_path, mo
         spectra = {layer: [1.0, 0.5 + 0.1 * k + 0.01 * i, 0.1] for k, layer in enumerate(layers)}
         (path / "spectra.jsonl").write_text(json.dumps({"step": 1000, "norm": norm, "spectra": spectra}) + "\n")
     panels = {}
-    saving = plots._save
 
-    def keep(fig, out, name):
-        if name.startswith("fig3_"):
-            for ax in fig.axes:
-                if ax.lines:
-                    panels[ax.get_title()] = {ln.get_label().split(" ")[0]: round(float(ln.get_ydata()[1]), 4)
-                                              for ln in ax.lines}
-        return saving(fig, out, name)
+    def keep(fig, renderer, name):
+        for ax in fig.axes:
+            if ax.lines:
+                panels[ax.get_title()] = {ln.get_label().split(" ")[0]: round(float(ln.get_ydata()[1]), 4)
+                                          for ln in ax.lines}
 
-    monkeypatch.setattr(plots, "_save", keep)
+    look_at_figures(monkeypatch, "fig3_", keep)
     write_report_for(tmp_path)
     assert panels == {"conv1": {"sn": 0.25, "ln": 0.2601}, "conv2": {"sn": 0.36, "ln": 0.3721},
                       "conv3": {"sn": 0.49, "ln": 0.5041}}
