@@ -21,6 +21,8 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${RUNS:-/work/runs}
 GRID_CODE=${GRID_CODE:-/work/grid_code}
 PYTHON=${PYTHON:-$REPO/.venv/bin/python}
+RECORDS=${RECORDS:-$REPO/docs/results}
+GRID_JOBS=${GRID_JOBS:-}  # a file of job lines to run instead of the list below (same format as `list`)
 
 # Fashion-MNIST: the preset's options spelled out (conf/experiment/fashion_mnist_comparison.yaml).
 FM="dataset=fashion_mnist arch=dcgan arch.g_ch=128 arch.d_ch=16 train.steps=4000 metrics.every.fidelity=1000 metrics.every.classes=1000 train.progress=false"
@@ -31,6 +33,7 @@ loss_of() { case $1:$2 in gp:*) echo wgan ;; *:fm) echo hinge ;; *) echo bce ;; 
 
 jobs() {  # minutes  grid/job-folder  options; in the order workers take them
     local s n k
+    if [ -n "$GRID_JOBS" ]; then cat "$GRID_JOBS"; return; fi
     for s in D default; do for k in 0 1 2; do for n in sn none wc wn gp ln ortho; do
         echo "$([ $s = D ] && echo 34 || echo 14) fashion_mnist/$s/$n-s$k $FM setting=$s norm=$n loss=$(loss_of $n fm) seed=$k"
     done; done; done
@@ -46,7 +49,7 @@ jobs() {  # minutes  grid/job-folder  options; in the order workers take them
     done; done; done
 }
 
-record_dir() { echo "$REPO/docs/results/${1%%/*}/runs/${1#*/}"; }  # fashion_mnist/D/sn-s0 -> .../fashion_mnist/runs/D/sn-s0
+record_dir() { echo "$RECORDS/${1%%/*}/runs/${1#*/}"; }  # fashion_mnist/D/sn-s0 -> .../fashion_mnist/runs/D/sn-s0
 
 save_record() {  # copy a finished run's records next to the results; done only if it reached train.steps
     local run=$1 dest=$2 last
@@ -56,10 +59,13 @@ from sngan.commands.report.reader import find_runs
 run, = find_runs([sys.argv[1]])
 sys.exit(0 if run.finished else 1)
 EOF
-    mkdir -p "$dest.tmp/samples"
-    cp "$run"/run.yaml "$run"/scalars.jsonl "$run"/metrics.jsonl "$run"/spectra.jsonl "$dest.tmp/"
+    rm -rf "$dest.tmp" && mkdir -p "$dest.tmp/samples" || return 1
+    cp "$run"/run.yaml "$run"/scalars.jsonl "$dest.tmp/" || return 1
+    for f in metrics.jsonl spectra.jsonl; do  # absent where the run measured nothing
+        [ ! -f "$run/$f" ] || cp "$run/$f" "$dest.tmp/" || return 1
+    done
     last=$(ls "$run"/samples/step_*.png 2>/dev/null | sort -V | tail -1)
-    [ -n "$last" ] && cp "$last" "$dest.tmp/samples/"
+    [ -z "$last" ] || cp "$last" "$dest.tmp/samples/" || return 1
     rm -rf "$dest" && mv "$dest.tmp" "$dest"
 }
 
@@ -97,9 +103,14 @@ work() {
     echo "[$(date +%T) w$worker] no job left that ends before $1"
 }
 
-case ${1:-} in
-    list) jobs ;;
-    work) [ $# -ge 2 ] || { echo "usage: $0 work DEADLINE [WORKER]" >&2; exit 2; }; work "$2" "${3:-0}" ;;
-    status) jobs | while read -r _ job _; do [ -f "$(record_dir "$job")/scalars.jsonl" ] && echo "done ${job%/*}" || echo "todo ${job%/*}"; done | sort | uniq -c ;;
-    *) echo "usage: $0 list | work DEADLINE [WORKER] | status" >&2; exit 2 ;;
-esac
+main() {
+    case ${1:-} in
+        list) jobs ;;
+        work) [ $# -ge 2 ] || { echo "usage: $0 work DEADLINE [WORKER]" >&2; exit 2; }; work "$2" "${3:-0}" ;;
+        status) jobs | while read -r _ job _; do [ -f "$(record_dir "$job")/scalars.jsonl" ] && echo "done ${job%/*}" || echo "todo ${job%/*}"; done | sort | uniq -c ;;
+        *) echo "usage: $0 list | work DEADLINE [WORKER] | status" >&2; exit 2 ;;
+    esac
+}
+
+# on one line: bash reads a script as it runs it, so an edit to this file cannot reach a worker after main returns
+main "$@"; exit $?
