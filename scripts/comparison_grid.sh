@@ -13,7 +13,8 @@
 # Every run trains with the sngan of one commit (GRID_COMMIT, checked out into $GRID_CODE), so that changes on main
 # cannot reach a grid half-way through. A finished run's records (run.yaml, scalars, metrics, spectra, its last
 # sample grid; not its checkpoints) are copied to docs/results/<grid>/runs/<job>, which `sngan report` reads like a
-# run folder; a job whose records are there is done.
+# run folder; a job whose records are there is done. The metrics' classifiers are kept in docs/results/classifiers
+# and put back into the cache, so that every run of a grid is measured with the same classifier.
 set -euo pipefail
 
 GRID_COMMIT=${GRID_COMMIT:-adef289}
@@ -22,6 +23,7 @@ RUNS=${RUNS:-/work/runs}
 GRID_CODE=${GRID_CODE:-/work/grid_code}
 PYTHON=${PYTHON:-$REPO/.venv/bin/python}
 RECORDS=${RECORDS:-$REPO/docs/results}
+CACHE=${SNGAN_CACHE:-$HOME/.cache/sngan}
 GRID_JOBS=${GRID_JOBS:-}  # a file of job lines to run instead of the list below (same format as `list`)
 
 # Fashion-MNIST: the preset's options spelled out (conf/experiment/fashion_mnist_comparison.yaml).
@@ -69,6 +71,20 @@ EOF
     rm -rf "$dest" && mv "$dest.tmp" "$dest"
 }
 
+pin_classifiers() {  # one metrics classifier per dataset for the whole grid, across sessions and machines: the first
+    # one trained is kept with the records and put back into the cache (retrained, it can differ: thread count, CPU)
+    local f
+    mkdir -p "$RECORDS/classifiers" "$CACHE/classifiers"
+    for f in "$RECORDS"/classifiers/*.pt; do
+        [ -e "$f" ] && ! cmp -s "$f" "$CACHE/classifiers/${f##*/}" || continue
+        cp "$f" "$CACHE/classifiers/.${f##*/}.$$" && mv "$CACHE/classifiers/.${f##*/}.$$" "$CACHE/classifiers/${f##*/}"
+    done
+    for f in "$CACHE"/classifiers/*.pt; do
+        [ -e "$f" ] && [ ! -e "$RECORDS/classifiers/${f##*/}" ] && cp "$f" "$RECORDS/classifiers/"
+    done
+    return 0
+}
+
 ensure_code() {
     if [ ! -d "$GRID_CODE" ]; then
         git -C "$REPO" worktree prune
@@ -85,6 +101,7 @@ work() {
     worker=${2:-0}
     ensure_code
     mkdir -p "$RUNS"
+    pin_classifiers
     while read -r minutes job opts; do
         dest=$(record_dir "$job")
         [ -f "$dest/scalars.jsonl" ] && continue
@@ -99,6 +116,7 @@ work() {
         else
             echo "[$(date +%T) w$worker] $job: exit $rc ($(tail -1 "$RUNS/${job//\//_}.w$worker.log"))"
         fi
+        pin_classifiers
     done < <(jobs)
     echo "[$(date +%T) w$worker] no job left that ends before $1"
 }

@@ -1,6 +1,6 @@
 """scripts/comparison_grid.sh, the job list behind docs/results: its jobs are the published grids (the Fashion-MNIST
 jobs exactly the preset's config), and a worker runs what fits before its deadline, saves a finished run's records
-where `sngan report` reads them, and skips a job whose records are saved."""
+where `sngan report` reads them, skips a job whose records are saved, and measures with the grid's one classifier."""
 from __future__ import annotations
 
 import os
@@ -67,7 +67,12 @@ def test_a_worker_runs_what_fits_saves_the_records_and_skips_them_next_time(tmp_
     code = tmp_path / "code"
     env = {**os.environ, "GRID_JOBS": str(tmp_path / "jobs"), "RUNS": str(tmp_path / "runs"),
            "RECORDS": str(tmp_path / "records"), "GRID_CODE": str(code), "GRID_COMMIT": head,
-           "PYTHON": sys.executable}
+           "PYTHON": sys.executable, "SNGAN_CACHE": str(tmp_path / "cache")}
+    (tmp_path / "records" / "classifiers").mkdir(parents=True)
+    (tmp_path / "records" / "classifiers" / "kept.pt").write_bytes(b"the grid's classifier")
+    (tmp_path / "cache" / "classifiers").mkdir(parents=True)
+    (tmp_path / "cache" / "classifiers" / "kept.pt").write_bytes(b"one retrained elsewhere")
+    (tmp_path / "cache" / "classifiers" / "new.pt").write_bytes(b"a first classifier")
     try:
         first = subprocess.run(["bash", SCRIPT, "work", "+1 hour"], capture_output=True, text=True, env=env)
         assert first.returncode == 0, first.stderr
@@ -79,6 +84,9 @@ def test_a_worker_runs_what_fits_saves_the_records_and_skips_them_next_time(tmp_
         assert set(os.listdir(record)) == kept & set(os.listdir(tmp_path / "runs" / "toy" / "A" / "sn-s0"))
         assert os.listdir(record / "samples") == ["step_000000004.png"]
         assert not (tmp_path / "records" / "toy" / "runs" / "A" / "sn-s0.tmp").exists()
+        # the grid's classifier goes back into the cache; a first one trained is kept with the records
+        assert (tmp_path / "cache" / "classifiers" / "kept.pt").read_bytes() == b"the grid's classifier"
+        assert (tmp_path / "records" / "classifiers" / "new.pt").read_bytes() == b"a first classifier"
         report = subprocess.run([sys.executable, "-m", "sngan.cli", "report", str(tmp_path / "records"), "--out",
                                  str(tmp_path / "report")], capture_output=True, text=True)
         assert report.returncode == 0, report.stderr
