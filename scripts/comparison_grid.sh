@@ -33,11 +33,15 @@ DIG="dataset=digits arch=dcgan arch.g_ch=64 arch.d_ch=16 arch.init=paper ema.ena
 
 loss_of() { case $1:$2 in gp:*) echo wgan ;; *:fm) echo hinge ;; *) echo bce ;; esac; }
 
+# minutes a Fashion-MNIST run takes on one thread beside another (measured: 11 min at default, 27-32 at D with n_dis 5;
+# gp's penalty doubles them, 17-20 and about 64 min)
+fm_minutes() { case $1:$2 in default:gp) echo 22 ;; default:*) echo 14 ;; D:gp) echo 66 ;; *) echo 34 ;; esac; }
+
 jobs() {  # minutes  grid/job-folder  options; in the order workers take them
     local s n k
     if [ -n "$GRID_JOBS" ]; then cat "$GRID_JOBS"; return; fi
     for s in D default; do for k in 0 1 2; do for n in sn none wc wn gp ln ortho; do
-        echo "$([ $s = D ] && echo 34 || echo 14) fashion_mnist/$s/$n-s$k $FM setting=$s norm=$n loss=$(loss_of $n fm) seed=$k"
+        echo "$(fm_minutes $s $n) fashion_mnist/$s/$n-s$k $FM setting=$s norm=$n loss=$(loss_of $n fm) seed=$k"
     done; done; done
     # App. C.3 (Fig. 11): WN and SN at setting D's lr and betas with n_dis 1, 5 (= the digits grid's D cells), 20
     for k in 0 1 2; do for n in sn wn; do
