@@ -58,21 +58,22 @@ jobs() {  # minutes  grid/job-folder  options; in the order workers take them
 record_dir() { echo "$RECORDS/${1%%/*}/runs/${1#*/}"; }  # fashion_mnist/D/sn-s0 -> .../fashion_mnist/runs/D/sn-s0
 
 save_record() {  # copy a finished run's records next to the results; done only if it reached train.steps
-    local run=$1 dest=$2 last
+    local run=$1 dest=$2 tmp=$2.tmp.$$ last  # a temp folder of its own: two workers can meet at a finished job
     "$PYTHON" - "$run" <<'EOF' || return 1
 import sys
 from sngan.commands.report.reader import find_runs
 run, = find_runs([sys.argv[1]])
 sys.exit(0 if run.finished else 1)
 EOF
-    rm -rf "$dest.tmp" && mkdir -p "$dest.tmp/samples" || return 1
-    cp "$run"/run.yaml "$run"/scalars.jsonl "$dest.tmp/" || return 1
+    rm -rf "$tmp" && mkdir -p "$tmp/samples" || return 1
+    cp "$run"/run.yaml "$run"/scalars.jsonl "$tmp/" || return 1
     for f in metrics.jsonl spectra.jsonl; do  # absent where the run measured nothing
-        [ ! -f "$run/$f" ] || cp "$run/$f" "$dest.tmp/" || return 1
+        [ ! -f "$run/$f" ] || cp "$run/$f" "$tmp/" || return 1
     done
     last=$(ls "$run"/samples/step_*.png 2>/dev/null | sort -V | tail -1)
-    [ -z "$last" ] || cp "$last" "$dest.tmp/samples/" || return 1
-    rm -rf "$dest" && mv "$dest.tmp" "$dest"
+    [ -z "$last" ] || cp "$last" "$tmp/samples/" || return 1
+    [ ! -f "$dest/scalars.jsonl" ] || { rm -rf "$tmp"; return 0; }  # the other worker saved it first
+    rm -rf "$dest" && mv -T "$tmp" "$dest" || { rm -rf "$tmp"; return 1; }
 }
 
 pin_classifiers() {  # one metrics classifier per dataset for the whole grid, across sessions and machines: the first

@@ -83,7 +83,7 @@ def test_a_worker_runs_what_fits_saves_the_records_and_skips_them_next_time(tmp_
         assert {"run.yaml", "scalars.jsonl", "spectra.jsonl", "samples"} <= set(os.listdir(record))
         assert set(os.listdir(record)) == kept & set(os.listdir(tmp_path / "runs" / "toy" / "A" / "sn-s0"))
         assert os.listdir(record / "samples") == ["step_000000004.png"]
-        assert not (tmp_path / "records" / "toy" / "runs" / "A" / "sn-s0.tmp").exists()
+        assert os.listdir(tmp_path / "records" / "toy" / "runs" / "A") == ["sn-s0"]  # no temp folder left
         # the grid's classifier goes back into the cache; a first one trained is kept with the records
         assert (tmp_path / "cache" / "classifiers" / "kept.pt").read_bytes() == b"the grid's classifier"
         assert (tmp_path / "records" / "classifiers" / "new.pt").read_bytes() == b"a first classifier"
