@@ -37,21 +37,24 @@ loss_of() { case $1:$2 in gp:*) echo wgan ;; *:fm) echo hinge ;; *) echo bce ;; 
 # gp's penalty doubles them, 17-20 and about 64 min)
 fm_minutes() { case $1:$2 in default:gp) echo 22 ;; default:*) echo 14 ;; D:gp) echo 66 ;; *) echo 34 ;; esac; }
 
+# digits (measured at D: 3.5-4.6 min with n_dis 5, 1.3-1.7 with n_dis 1), gp's penalty counted twice
+digits_minutes() { local m; case $1 in B|C) m=2 ;; *) m=5 ;; esac; [ "$2" = gp ] && m=$((2 * m)); echo $m; }
+
 jobs() {  # minutes  grid/job-folder  options; in the order workers take them
     local s n k
     if [ -n "$GRID_JOBS" ]; then cat "$GRID_JOBS"; return; fi
+    # App. C.3 (Fig. 11): WN and SN at setting D's lr and betas with n_dis 1, 5 (= the digits grid's D cells), 20
+    for k in 0 1 2; do for n in sn wn; do
+        echo "$(digits_minutes D $n) digits/D/$n-s$k $DIG setting=D norm=$n loss=bce seed=$k"
+        echo "2 c3/ndis1/$n-s$k $DIG setting=D optim.n_dis=1 norm=$n loss=bce seed=$k"
+        echo "16 c3/ndis20/$n-s$k $DIG setting=D optim.n_dis=20 norm=$n loss=bce seed=$k"
+    done; done
     for s in D default; do for k in 0 1 2; do for n in sn none wc wn gp ln ortho; do
         echo "$(fm_minutes $s $n) fashion_mnist/$s/$n-s$k $FM setting=$s norm=$n loss=$(loss_of $n fm) seed=$k"
     done; done; done
-    # App. C.3 (Fig. 11): WN and SN at setting D's lr and betas with n_dis 1, 5 (= the digits grid's D cells), 20
-    for k in 0 1 2; do for n in sn wn; do
-        echo "6 digits/D/$n-s$k $DIG setting=D norm=$n loss=bce seed=$k"
-        echo "3 c3/ndis1/$n-s$k $DIG setting=D optim.n_dis=1 norm=$n loss=bce seed=$k"
-        echo "20 c3/ndis20/$n-s$k $DIG setting=D optim.n_dis=20 norm=$n loss=bce seed=$k"
-    done; done
     for s in A B C D E F; do for k in 0 1 2; do for n in sn gp wc wn; do
         [ $s = D ] && { [ $n = sn ] || [ $n = wn ]; } && continue
-        echo "6 digits/$s/$n-s$k $DIG setting=$s norm=$n loss=$(loss_of $n dig) seed=$k"
+        echo "$(digits_minutes $s $n) digits/$s/$n-s$k $DIG setting=$s norm=$n loss=$(loss_of $n dig) seed=$k"
     done; done; done
 }
 
