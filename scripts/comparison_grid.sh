@@ -19,10 +19,10 @@ set -euo pipefail
 
 GRID_COMMIT=${GRID_COMMIT:-adef289}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-RUNS=${RUNS:-/work/runs}
-GRID_CODE=${GRID_CODE:-/work/grid_code}
+RUNS=$(realpath -m "${RUNS:-/work/runs}")
+GRID_CODE=$(realpath -m "${GRID_CODE:-/work/grid_code}")
 PYTHON=${PYTHON:-$REPO/.venv/bin/python}
-RECORDS=${RECORDS:-$REPO/docs/results}
+RECORDS=$(realpath -m "${RECORDS:-$REPO/docs/results}")
 CACHE=${SNGAN_CACHE:-$HOME/.cache/sngan}
 GRID_JOBS=${GRID_JOBS:-}  # a file of job lines to run instead of the list below (same format as `list`)
 
@@ -117,8 +117,10 @@ work() {
         echo "[$(date +%T) w$worker] $job"
         rc=0
         # shellcheck disable=SC2086
-        OMP_NUM_THREADS=1 PYTHONPATH=$GRID_CODE "$PYTHON" -m sngan.cli train $opts "hydra.run.dir=$RUNS/$job" \
-            > "$RUNS/${job//\//_}.w$worker.log" 2>&1 || rc=$?
+        # from inside $GRID_CODE: `python -m` puts the working folder first on sys.path, and a checkout of sngan
+        # there (without the wheel's sngan/conf) would be imported instead of the grid's commit
+        (cd "$GRID_CODE" && OMP_NUM_THREADS=1 PYTHONPATH=$GRID_CODE exec "$PYTHON" -m sngan.cli train $opts \
+            "hydra.run.dir=$RUNS/$job") > "$RUNS/${job//\//_}.w$worker.log" 2>&1 || rc=$?
         if [ $rc = 0 ] && PYTHONPATH=$GRID_CODE save_record "$RUNS/$job" "$dest"; then
             echo "[$(date +%T) w$worker] $job saved"
         else
