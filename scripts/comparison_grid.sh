@@ -59,6 +59,7 @@ jobs() {  # minutes  grid/job-folder  options; in the order workers take them
 }
 
 record_dir() { echo "$RECORDS/${1%%/*}/runs/${1#*/}"; }  # fashion_mnist/D/sn-s0 -> .../fashion_mnist/runs/D/sn-s0
+saved() { [ -f "$1/scalars.jsonl" ]; }  # a record folder is whole once it is in place (saved through a temp folder)
 
 save_record() {  # copy a finished run's records next to the results; done only if it reached train.steps
     local run=$1 dest=$2 tmp=$2.tmp.$$ last  # a temp folder of its own: two workers can meet at a finished job
@@ -75,7 +76,7 @@ EOF
     done
     last=$(ls "$run"/samples/step_*.png 2>/dev/null | sort -V | tail -1)
     [ -z "$last" ] || cp "$last" "$tmp/samples/" || return 1
-    [ ! -f "$dest/scalars.jsonl" ] || { rm -rf "$tmp"; return 0; }  # the other worker saved it first
+    ! saved "$dest" || { rm -rf "$tmp"; return 0; }  # the other worker saved it first
     rm -rf "$dest" && mv -T "$tmp" "$dest" || { rm -rf "$tmp"; return 1; }
 }
 
@@ -104,7 +105,7 @@ ensure_code() {
 }
 
 work() {
-    local deadline worker minutes job opts dest rc
+    local deadline worker minutes job opts dest rc log
     deadline=$(date -d "$1" +%s) || { echo "DEADLINE: give a date, e.g. '$(date -d '+2 hours' '+%F %H:%M')'" >&2; exit 2; }
     worker=${2:-0}
     ensure_code
@@ -112,19 +113,19 @@ work() {
     pin_classifiers
     while read -r minutes job opts; do
         dest=$(record_dir "$job")
-        [ -f "$dest/scalars.jsonl" ] && continue
+        saved "$dest" && continue
         [ $(( $(date +%s) + minutes * 60 )) -le "$deadline" ] || continue
         echo "[$(date +%T) w$worker] $job"
-        rc=0
+        rc=0 log=$RUNS/${job//\//_}.w$worker.log
         # shellcheck disable=SC2086
         # from inside $GRID_CODE: `python -m` puts the working folder first on sys.path, and a checkout of sngan
         # there (without the wheel's sngan/conf) would be imported instead of the grid's commit
         (cd "$GRID_CODE" && OMP_NUM_THREADS=1 PYTHONPATH=$GRID_CODE exec "$PYTHON" -m sngan.cli train $opts \
-            "hydra.run.dir=$RUNS/$job") > "$RUNS/${job//\//_}.w$worker.log" 2>&1 || rc=$?
+            "hydra.run.dir=$RUNS/$job") > "$log" 2>&1 || rc=$?
         if [ $rc = 0 ] && PYTHONPATH=$GRID_CODE save_record "$RUNS/$job" "$dest"; then
             echo "[$(date +%T) w$worker] $job saved"
         else
-            echo "[$(date +%T) w$worker] $job: exit $rc ($(tail -1 "$RUNS/${job//\//_}.w$worker.log"))"
+            echo "[$(date +%T) w$worker] $job: exit $rc ($(tail -1 "$log"))"
         fi
         pin_classifiers
     done < <(jobs)
@@ -135,7 +136,7 @@ main() {
     case ${1:-} in
         list) jobs ;;
         work) [ $# -ge 2 ] || { echo "usage: $0 work DEADLINE [WORKER]" >&2; exit 2; }; work "$2" "${3:-0}" ;;
-        status) jobs | while read -r _ job _; do [ -f "$(record_dir "$job")/scalars.jsonl" ] && echo "done ${job%/*}" || echo "todo ${job%/*}"; done | sort | uniq -c ;;
+        status) jobs | while read -r _ job _; do saved "$(record_dir "$job")" && echo "done ${job%/*}" || echo "todo ${job%/*}"; done | sort | uniq -c ;;
         *) echo "usage: $0 list | work DEADLINE [WORKER] | status" >&2; exit 2 ;;
     esac
 }
